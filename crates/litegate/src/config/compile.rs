@@ -1,0 +1,1181 @@
+//! JSON tree → [`Document`]: every field checked, every problem collected
+//! with its path, names resolved to indices.
+
+use super::model::*;
+use super::{ConfigError, Document, Limits, Problem, ProblemKind, FORMAT_VERSION};
+use crate::eval::{AttrRef, BUCKETS};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Top-level keys this module interprets; all others are kept as sections.
+const KNOWN_TOP_LEVEL: &[&str] = &[
+    "format_version",
+    "environment",
+    "version",
+    "global_disable",
+    "segments",
+    "flags",
+];
+
+/// Collects problems while walking one part of the document.
+struct Walker<'l> {
+    limits: &'l Limits,
+    problems: Vec<Problem>,
+}
+
+impl Walker<'_> {
+    fn problem(&mut self, path: impl Into<String>, kind: ProblemKind) {
+        self.problems.push(Problem {
+            path: path.into(),
+            kind,
+        });
+    }
+
+    fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            _ => {
+                self.problem(
+                    path,
+                    ProblemKind::WrongType {
+                        expected: "an object",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+        max: usize,
+        what: &'static str,
+    ) -> Option<&'v [Value]> {
+        match v {
+            Value::Array(a) if a.len() > max => {
+                self.problem(
+                    path,
+                    ProblemKind::LimitExceeded {
+                        what,
+                        limit: max,
+                        found: a.len(),
+                    },
+                );
+                None
+            }
+            Value::Array(a) => Some(a),
+            _ => {
+                self.problem(
+                    path,
+                    ProblemKind::WrongType {
+                        expected: "an array",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+        match v {
+            Value::String(s) if s.len() > self.limits.max_string_bytes => {
+                self.problem(
+                    path,
+                    ProblemKind::LimitExceeded {
+                        what: "string length in bytes",
+                        limit: self.limits.max_string_bytes,
+                        found: s.len(),
+                    },
+                );
+                None
+            }
+            Value::String(s) => Some(s),
+            _ => {
+                self.problem(
+                    path,
+                    ProblemKind::WrongType {
+                        expected: "a string",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn required<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        field: &str,
+        path: &str,
+    ) -> Option<&'v Value> {
+        let v = m.get(field);
+        if v.is_none() {
+            self.problem(join(path, field), ProblemKind::Missing);
+        }
+        v
+    }
+
+    fn required_str<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        field: &str,
+        path: &str,
+    ) -> Option<&'v str> {
+        let v = self.required(m, field, path)?;
+        self.string(v, &join(path, field))
+    }
+
+    fn optional_bool(
+        &mut self,
+        m: &Map<String, Value>,
+        field: &str,
+        path: &str,
+        default: bool,
+    ) -> bool {
+        match m.get(field) {
+            None | Some(Value::Null) => default,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.problem(
+                    join(path, field),
+                    ProblemKind::WrongType { expected: "a bool" },
+                );
+                default
+            }
+        }
+    }
+
+    /// A percentage 0..=100 with at most 0.001 resolution, as buckets.
+    fn percent(&mut self, v: &Value, path: &str) -> Option<u32> {
+        let Some(p) = v.as_f64() else {
+            self.problem(
+                path,
+                ProblemKind::WrongType {
+                    expected: "a number",
+                },
+            );
+            return None;
+        };
+        if !p.is_finite() || !(0.0..=100.0).contains(&p) {
+            self.problem(
+                path,
+                ProblemKind::InvalidNumber(format!("{p} is not a percentage between 0 and 100")),
+            );
+            return None;
+        }
+        Some((p * 1000.0).round() as u32)
+    }
+
+    fn timestamp(&mut self, v: &Value, path: &str) -> Option<i64> {
+        let s = self.string(v, path)?;
+        match parse_rfc3339_ms(s) {
+            Some(ms) => Some(ms),
+            None => {
+                self.problem(path, ProblemKind::InvalidTimestamp(s.to_owned()));
+                None
+            }
+        }
+    }
+
+    fn id_set(&mut self, v: Option<&Value>, path: &str) -> HashSet<Box<str>> {
+        let mut out = HashSet::new();
+        let Some(v) = v else { return out };
+        let max = self.limits.max_target_ids;
+        if let Some(items) = self.array(v, path, max, "ids") {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(s) = self.string(item, &format!("{path}[{i}]")) {
+                    out.insert(Box::from(s));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// Parses an RFC 3339 timestamp into unix milliseconds.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Compiles a guarded JSON tree.
+pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigError> {
+    let mut w = Walker {
+        limits,
+        problems: Vec::new(),
+    };
+    let Value::Object(mut top) = tree else {
+        return Err(ConfigError::Invalid(vec![Problem {
+            path: "(document)".into(),
+            kind: ProblemKind::WrongType {
+                expected: "an object",
+            },
+        }]));
+    };
+
+    match top.get("format_version") {
+        None => w.problem("format_version", ProblemKind::Missing),
+        Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(ConfigError::UnsupportedFormatVersion {
+                found: v.to_string(),
+            });
+        }
+    }
+    let environment = w
+        .required_str(&top, "environment", "")
+        .map(Arc::<str>::from);
+    if environment.as_deref() == Some("") {
+        w.problem(
+            "environment",
+            ProblemKind::Invalid("must not be empty".into()),
+        );
+    }
+    let version = match top.get("version") {
+        None => {
+            w.problem("version", ProblemKind::Missing);
+            None
+        }
+        Some(v) => {
+            let n = v.as_u64();
+            if n.is_none() {
+                w.problem(
+                    "version",
+                    ProblemKind::WrongType {
+                        expected: "a non-negative integer",
+                    },
+                );
+            }
+            n
+        }
+    };
+    let global_disable = match top.get("global_disable") {
+        None | Some(Value::Null) => None,
+        Some(v) => compile_switch(&mut w, v, "global_disable"),
+    };
+
+    // Segments are shared by many flags, so a broken segment breaks the document.
+    let mut segment_index: HashMap<&str, usize> = HashMap::new();
+    let mut segment_values: Vec<(&str, &Value)> = Vec::new();
+    if let Some(v) = top.get("segments") {
+        if let Some(m) = w.object(v, "segments") {
+            if m.len() > limits.max_segments {
+                w.problem(
+                    "segments",
+                    ProblemKind::LimitExceeded {
+                        what: "segments",
+                        limit: limits.max_segments,
+                        found: m.len(),
+                    },
+                );
+            } else {
+                for (k, v) in m {
+                    segment_index.insert(k.as_str(), segment_values.len());
+                    segment_values.push((k.as_str(), v));
+                }
+            }
+        }
+    }
+    let names = Names {
+        segments: &segment_index,
+    };
+    let mut segments = Vec::with_capacity(segment_values.len());
+    for (key, v) in &segment_values {
+        let path = format!("segments.{key}");
+        if let Some(seg) = compile_segment(&mut w, key, v, &path, &names) {
+            segments.push(seg);
+        }
+    }
+
+    // Flags: index all keys first so prerequisites can point anywhere.
+    let empty = Map::new();
+    let flag_map = match top.get("flags") {
+        None => &empty,
+        Some(v) => w.object(v, "flags").unwrap_or(&empty),
+    };
+    if flag_map.len() > limits.max_flags {
+        w.problem(
+            "flags",
+            ProblemKind::LimitExceeded {
+                what: "flags",
+                limit: limits.max_flags,
+                found: flag_map.len(),
+            },
+        );
+    }
+    if !w.problems.is_empty() {
+        return Err(ConfigError::Invalid(w.problems));
+    }
+    let flag_index: HashMap<Box<str>, usize> = flag_map
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (Box::from(k.as_str()), i))
+        .collect();
+    let mut flags = Vec::with_capacity(flag_map.len());
+    let mut flag_problems = Vec::new();
+    for (key, v) in flag_map {
+        let mut fw = Walker {
+            limits,
+            problems: Vec::new(),
+        };
+        let path = format!("flags.{key}");
+        let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
+        match flag {
+            Some(flag) if fw.problems.is_empty() => flags.push(FlagEntry::Ready(Box::new(flag))),
+            _ => {
+                flag_problems.extend(fw.problems.iter().cloned());
+                flags.push(FlagEntry::Malformed {
+                    key: Arc::from(key.as_str()),
+                    problems: fw.problems,
+                });
+            }
+        }
+    }
+    if let Some(cycle) = find_prerequisite_cycle(&flags) {
+        return Err(ConfigError::Invalid(vec![Problem {
+            path: format!("flags.{}.prerequisites", cycle[0]),
+            kind: ProblemKind::PrerequisiteCycle(cycle),
+        }]));
+    }
+
+    for k in KNOWN_TOP_LEVEL {
+        top.remove(*k);
+    }
+    Ok(Document {
+        environment: environment.unwrap_or_else(|| Arc::from("")),
+        version: version.unwrap_or(0),
+        global_disable,
+        flags,
+        flag_index,
+        segments,
+        problems: flag_problems,
+        sections: top,
+    })
+}
+
+/// `{"active": bool, "reason": "..."}` → `Some(reason)` when active.
+fn compile_switch(w: &mut Walker, v: &Value, path: &str) -> Option<Arc<str>> {
+    let m = w.object(v, path)?;
+    let active = w.optional_bool(m, "active", path, false);
+    let reason = match m.get("reason") {
+        None => "",
+        Some(r) => w.string(r, &join(path, "reason")).unwrap_or(""),
+    };
+    active.then(|| Arc::from(reason))
+}
+
+struct Names<'a> {
+    segments: &'a HashMap<&'a str, usize>,
+}
+
+fn compile_segment(
+    w: &mut Walker,
+    key: &str,
+    v: &Value,
+    path: &str,
+    names: &Names,
+) -> Option<Segment> {
+    let m = w.object(v, path)?;
+    let included = w.id_set(m.get("included"), &join(path, "included"));
+    let excluded = w.id_set(m.get("excluded"), &join(path, "excluded"));
+    let clauses = match m.get("clauses") {
+        None => Vec::new(),
+        Some(c) => compile_clauses(w, c, &join(path, "clauses"), names, false)?,
+    };
+    Some(Segment {
+        key: Arc::from(key),
+        included,
+        excluded,
+        clauses,
+    })
+}
+
+fn compile_flag(
+    w: &mut Walker,
+    key: &str,
+    v: &Value,
+    path: &str,
+    names: &Names,
+    flag_index: &HashMap<Box<str>, usize>,
+) -> Option<Flag> {
+    if key.is_empty() || key.len() > w.limits.max_string_bytes {
+        w.problem(
+            path,
+            ProblemKind::Invalid("flag key must be 1 to max_string_bytes bytes".into()),
+        );
+    }
+    let m = w.object(v, path)?;
+    let kind = match w.required_str(m, "type", path)? {
+        "bool" | "boolean" => FlagKind::Bool,
+        "string" => FlagKind::String,
+        "int" | "integer" => FlagKind::Int,
+        "float" | "number" => FlagKind::Float,
+        "json" | "object" => FlagKind::Json,
+        other => {
+            w.problem(
+                join(path, "type"),
+                ProblemKind::UnknownFlagType(other.to_owned()),
+            );
+            return None;
+        }
+    };
+    let enabled = w.optional_bool(m, "enabled", path, true);
+    let salt: Box<str> = match m.get("salt") {
+        None | Some(Value::Null) => Box::from(key),
+        Some(s) => Box::from(w.string(s, &join(path, "salt")).unwrap_or(key)),
+    };
+
+    // Variations, in document order.
+    let vpath = join(path, "variations");
+    let vraw = w_required(w, m, "variations", path)?;
+    let vmap = w.object(vraw, &vpath)?;
+    if vmap.is_empty() {
+        w.problem(
+            &vpath,
+            ProblemKind::Invalid("a flag needs at least one variation".into()),
+        );
+        return None;
+    }
+    if vmap.len() > w.limits.max_variations {
+        w.problem(
+            &vpath,
+            ProblemKind::LimitExceeded {
+                what: "variations",
+                limit: w.limits.max_variations,
+                found: vmap.len(),
+            },
+        );
+        return None;
+    }
+    let mut variations = Vec::with_capacity(vmap.len());
+    for (name, value) in vmap {
+        let p = join(&vpath, name);
+        if let Some(value) = compile_value(w, kind, value, &p) {
+            variations.push(Variation {
+                key: Arc::from(name.as_str()),
+                value,
+            });
+        }
+    }
+    let lookup = |w: &mut Walker, name: &str, p: &str| -> Option<usize> {
+        let i = variations.iter().position(|v| &*v.key == name);
+        if i.is_none() {
+            w.problem(p, ProblemKind::UnknownVariation(name.to_owned()));
+        }
+        i
+    };
+    let off_name = w.required_str(m, "off_variation", path);
+    let off_variation = off_name.and_then(|n| lookup(w, n, &join(path, "off_variation")));
+    let kill_switch = match m.get("kill_switch") {
+        None | Some(Value::Null) => None,
+        Some(v) => compile_switch(w, v, &join(path, "kill_switch")),
+    };
+
+    let mut prerequisites = Vec::new();
+    if let Some(v) = m.get("prerequisites") {
+        let p = join(path, "prerequisites");
+        let max = w.limits.max_prerequisites;
+        for (i, item) in w
+            .array(v, &p, max, "prerequisites")
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let ip = format!("{p}[{i}]");
+            let Some(pm) = w.object(item, &ip) else {
+                continue;
+            };
+            let Some(flag_key) = w.required_str(pm, "flag", &ip) else {
+                continue;
+            };
+            let Some(&flag) = flag_index.get(flag_key) else {
+                w.problem(
+                    join(&ip, "flag"),
+                    ProblemKind::UnknownFlag(flag_key.to_owned()),
+                );
+                continue;
+            };
+            let mut wanted = Vec::new();
+            match (pm.get("variations"), pm.get("variation")) {
+                (Some(list), _) => {
+                    let lp = join(&ip, "variations");
+                    for (j, x) in w
+                        .array(list, &lp, 100, "variations")
+                        .unwrap_or(&[])
+                        .iter()
+                        .enumerate()
+                    {
+                        if let Some(s) = w.string(x, &format!("{lp}[{j}]")) {
+                            wanted.push(Arc::from(s));
+                        }
+                    }
+                }
+                (None, Some(one)) => {
+                    if let Some(s) = w.string(one, &join(&ip, "variation")) {
+                        wanted.push(Arc::from(s));
+                    }
+                }
+                (None, None) => w.problem(join(&ip, "variations"), ProblemKind::Missing),
+            }
+            prerequisites.push(Prerequisite {
+                flag,
+                variations: wanted,
+            });
+        }
+    }
+
+    let mut targets = Vec::new();
+    if let Some(v) = m.get("targets") {
+        let p = join(path, "targets");
+        let max = w.limits.max_variations;
+        for (i, item) in w
+            .array(v, &p, max, "target lists")
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let ip = format!("{p}[{i}]");
+            let Some(tm) = w.object(item, &ip) else {
+                continue;
+            };
+            let variation = w
+                .required_str(tm, "variation", &ip)
+                .and_then(|n| lookup(w, n, &join(&ip, "variation")));
+            let ids_raw = w_required(w, tm, "ids", &ip);
+            let ids = w.id_set(ids_raw, &join(&ip, "ids"));
+            if let Some(variation) = variation {
+                targets.push(Target { variation, ids });
+            }
+        }
+    }
+
+    let rollout = match m.get("rollout") {
+        None | Some(Value::Null) => None,
+        Some(v) => compile_rollout(w, v, &join(path, "rollout")),
+    };
+    let ctx = ServeCtx {
+        lookup: &lookup,
+        has_rollout: rollout.is_some(),
+    };
+
+    let mut rules = Vec::new();
+    if let Some(v) = m.get("rules") {
+        let p = join(path, "rules");
+        let max = w.limits.max_rules;
+        let mut ids = HashSet::new();
+        for (i, item) in w
+            .array(v, &p, max, "rules")
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let ip = format!("{p}[{i}]");
+            let Some(rm) = w.object(item, &ip) else {
+                continue;
+            };
+            let id: Arc<str> = match rm.get("id") {
+                None => Arc::from(format!("rule-{i}")),
+                Some(v) => Arc::from(w.string(v, &join(&ip, "id")).unwrap_or("")),
+            };
+            if !ids.insert(id.clone()) {
+                w.problem(
+                    join(&ip, "id"),
+                    ProblemKind::DuplicateRuleId(id.to_string()),
+                );
+            }
+            let clauses = match rm.get("clauses") {
+                None => Some(Vec::new()),
+                Some(c) => compile_clauses(w, c, &join(&ip, "clauses"), names, true),
+            };
+            let serve = w_required(w, rm, "serve", &ip)
+                .and_then(|s| compile_serve(w, s, &join(&ip, "serve"), &ctx));
+            if let (Some(clauses), Some(serve)) = (clauses, serve) {
+                rules.push(Rule { id, clauses, serve });
+            }
+        }
+    }
+    let fallthrough = w_required(w, m, "fallthrough", path)
+        .and_then(|s| compile_serve(w, s, &join(path, "fallthrough"), &ctx));
+
+    Some(Flag {
+        key: Arc::from(key),
+        kind,
+        enabled,
+        salt,
+        variations,
+        off_variation: off_variation?,
+        kill_switch,
+        prerequisites,
+        targets,
+        rules,
+        fallthrough: fallthrough?,
+        rollout,
+    })
+}
+
+// A free function so the borrow of `w` ends before the caller uses the value.
+fn w_required<'v>(
+    w: &mut Walker,
+    m: &'v Map<String, Value>,
+    field: &str,
+    path: &str,
+) -> Option<&'v Value> {
+    w.required(m, field, path)
+}
+
+fn compile_value(w: &mut Walker, kind: FlagKind, v: &Value, path: &str) -> Option<FlagValue> {
+    let value = match (kind, v) {
+        (FlagKind::Bool, Value::Bool(b)) => FlagValue::Bool(*b),
+        (FlagKind::String, Value::String(_)) => FlagValue::String(Arc::from(w.string(v, path)?)),
+        (FlagKind::Int, Value::Number(n)) if n.as_i64().is_some() => FlagValue::Int(n.as_i64()?),
+        (FlagKind::Float, Value::Number(n)) => FlagValue::Float(n.as_f64()?),
+        (FlagKind::Json, v) => FlagValue::Json(Arc::new(v.clone())),
+        _ => {
+            w.problem(path, ProblemKind::VariationType(kind.as_str()));
+            return None;
+        }
+    };
+    Some(value)
+}
+
+struct ServeCtx<'a> {
+    lookup: &'a dyn Fn(&mut Walker, &str, &str) -> Option<usize>,
+    has_rollout: bool,
+}
+
+fn compile_bucket_by(w: &mut Walker, m: &Map<String, Value>, path: &str) -> BucketBy {
+    match m.get("bucket_by") {
+        None | Some(Value::Null) => BucketBy::TargetingKey,
+        Some(v) => match w.string(v, &join(path, "bucket_by")) {
+            Some(name) => match AttrRef::parse(name) {
+                AttrRef::TargetingKey => BucketBy::TargetingKey,
+                AttrRef::DeviceId => BucketBy::DeviceId,
+                other => BucketBy::Attribute(other),
+            },
+            None => BucketBy::TargetingKey,
+        },
+    }
+}
+
+fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Option<Serve> {
+    let m = w.object(v, path)?;
+    let kinds: Vec<&str> = ["variation", "percentage", "split", "phased"]
+        .into_iter()
+        .filter(|k| m.contains_key(*k))
+        .collect();
+    if kinds.len() != 1 {
+        w.problem(
+            path,
+            ProblemKind::Invalid(
+                "a serve has exactly one of `variation`, `percentage`, `split`, `phased`".into(),
+            ),
+        );
+        return None;
+    }
+    let lookup = ctx.lookup;
+    match kinds[0] {
+        "variation" => {
+            let p = join(path, "variation");
+            let name = w.string(&m["variation"], &p)?;
+            lookup(w, name, &p).map(Serve::Variation)
+        }
+        "percentage" => {
+            let p = join(path, "percentage");
+            let pm = w.object(&m["percentage"], &p)?;
+            let buckets =
+                w_required(w, pm, "percent", &p).and_then(|x| w.percent(x, &join(&p, "percent")));
+            let variation = w
+                .required_str(pm, "variation", &p)
+                .and_then(|n| lookup(w, n, &join(&p, "variation")));
+            let otherwise = w
+                .required_str(pm, "otherwise", &p)
+                .and_then(|n| lookup(w, n, &join(&p, "otherwise")));
+            let bucket_by = compile_bucket_by(w, pm, &p);
+            Some(Serve::Percentage {
+                buckets: buckets?,
+                variation: variation?,
+                otherwise: otherwise?,
+                bucket_by,
+            })
+        }
+        "split" => {
+            let p = join(path, "split");
+            let sm = w.object(&m["split"], &p)?;
+            let ap = join(&p, "arms");
+            let max = w.limits.max_variations;
+            let arms_raw = w_required(w, sm, "arms", &p)?;
+            let arms_v = w.array(arms_raw, &ap, max, "split arms")?;
+            if arms_v.is_empty() {
+                w.problem(
+                    &ap,
+                    ProblemKind::Invalid("a split needs at least one arm".into()),
+                );
+                return None;
+            }
+            let mut arms = Vec::with_capacity(arms_v.len());
+            let mut total: u32 = 0;
+            let mut sum = 0.0;
+            let mut ok = true;
+            for (i, a) in arms_v.iter().enumerate() {
+                let ip = format!("{ap}[{i}]");
+                let Some(am) = w.object(a, &ip) else {
+                    ok = false;
+                    continue;
+                };
+                let variation = w
+                    .required_str(am, "variation", &ip)
+                    .and_then(|n| lookup(w, n, &join(&ip, "variation")));
+                let weight = w_required(w, am, "weight", &ip)
+                    .and_then(|x| w.percent(x, &join(&ip, "weight")));
+                if let Some(x) = am.get("weight").and_then(Value::as_f64) {
+                    sum += x;
+                }
+                match (variation, weight) {
+                    (Some(v), Some(wt)) => {
+                        total = total.saturating_add(wt);
+                        arms.push((total, v));
+                    }
+                    _ => ok = false,
+                }
+            }
+            if ok && total != BUCKETS {
+                w.problem(&ap, ProblemKind::WeightsSum { sum });
+                return None;
+            }
+            let bucket_by = compile_bucket_by(w, sm, &p);
+            ok.then_some(Serve::Split { arms, bucket_by })
+        }
+        _ => {
+            let p = join(path, "phased");
+            let pm = w.object(&m["phased"], &p)?;
+            if !ctx.has_rollout {
+                w.problem(
+                    &p,
+                    ProblemKind::Invalid("a `phased` serve needs the flag's `rollout`".into()),
+                );
+            }
+            let variation = w
+                .required_str(pm, "variation", &p)
+                .and_then(|n| lookup(w, n, &join(&p, "variation")));
+            let otherwise = w
+                .required_str(pm, "otherwise", &p)
+                .and_then(|n| lookup(w, n, &join(&p, "otherwise")));
+            let bucket_by = compile_bucket_by(w, pm, &p);
+            Some(Serve::Phased {
+                variation: variation?,
+                otherwise: otherwise?,
+                bucket_by,
+            })
+        }
+    }
+}
+
+fn compile_rollout(w: &mut Walker, v: &Value, path: &str) -> Option<PhasedRollout> {
+    let m = w.object(v, path)?;
+    let pp = join(path, "phases");
+    let max = w.limits.max_phases;
+    let phases_raw = w_required(w, m, "phases", path)?;
+    let items = w.array(phases_raw, &pp, max, "phases")?;
+    if items.is_empty() {
+        w.problem(
+            &pp,
+            ProblemKind::Invalid("a rollout needs at least one phase".into()),
+        );
+        return None;
+    }
+    let mut phases = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let ip = format!("{pp}[{i}]");
+        let Some(pm) = w.object(item, &ip) else {
+            continue;
+        };
+        let name = w.required_str(pm, "name", &ip);
+        let buckets =
+            w_required(w, pm, "percent", &ip).and_then(|x| w.percent(x, &join(&ip, "percent")));
+        let start_ms = match pm.get("start") {
+            None | Some(Value::Null) => None,
+            Some(s) => w.timestamp(s, &join(&ip, "start")),
+        };
+        if let (Some(name), Some(buckets)) = (name, buckets) {
+            if let Some(prev) = phases.last() {
+                let prev: &Phase = prev;
+                if buckets < prev.buckets {
+                    w.problem(
+                        &ip,
+                        ProblemKind::Invalid("phase percentages must not decrease".into()),
+                    );
+                }
+                if let (Some(a), Some(b)) = (prev.start_ms, start_ms) {
+                    if b < a {
+                        w.problem(
+                            join(&ip, "start"),
+                            ProblemKind::Invalid("phase starts must not go back in time".into()),
+                        );
+                    }
+                }
+            }
+            phases.push(Phase {
+                name: Arc::from(name),
+                buckets,
+                start_ms,
+            });
+        }
+    }
+    let state = match m.get("state") {
+        // No state: the schedule alone drives the rollout from its first phase.
+        None | Some(Value::Null) => RolloutState::Running { phase: 0 },
+        Some(s) => compile_state(w, s, &join(path, "state"), &phases)?,
+    };
+    // A running rollout whose first phase has a start time in the future has
+    // not begun yet; that is handled at evaluation by `start_ms`.
+    Some(PhasedRollout { phases, state })
+}
+
+fn compile_state(w: &mut Walker, v: &Value, path: &str, phases: &[Phase]) -> Option<RolloutState> {
+    let m = w.object(v, path)?;
+    let status = w.required_str(m, "status", path)?;
+    let phase = |w: &mut Walker| -> Option<usize> {
+        let p = join(path, "phase");
+        let name = w.required_str(m, "phase", path)?;
+        let i = phases.iter().position(|ph| &*ph.name == name);
+        if i.is_none() {
+            w.problem(p, ProblemKind::Invalid(format!("unknown phase `{name}`")));
+        }
+        i
+    };
+    Some(match status {
+        "not_started" => RolloutState::NotStarted,
+        "running" => RolloutState::Running { phase: phase(w)? },
+        "paused" => RolloutState::Paused { phase: phase(w)? },
+        "rolled_back" => RolloutState::RolledBack,
+        "complete" => RolloutState::Complete,
+        other => {
+            w.problem(
+                join(path, "status"),
+                ProblemKind::Invalid(format!(
+                    "unknown status `{other}` (expected not_started, running, paused, rolled_back or complete)"
+                )),
+            );
+            return None;
+        }
+    })
+}
+
+fn compile_clauses(
+    w: &mut Walker,
+    v: &Value,
+    path: &str,
+    names: &Names,
+    allow_segments: bool,
+) -> Option<Vec<Clause>> {
+    let max = w.limits.max_clauses;
+    let items = w.array(v, path, max, "clauses")?;
+    let before = w.problems.len();
+    let clauses: Vec<Clause> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| compile_clause(w, c, &format!("{path}[{i}]"), names, allow_segments))
+        .collect();
+    (w.problems.len() == before).then_some(clauses)
+}
+
+fn compile_clause(
+    w: &mut Walker,
+    v: &Value,
+    path: &str,
+    names: &Names,
+    allow_segments: bool,
+) -> Option<Clause> {
+    let m = w.object(v, path)?;
+    let op_name = w.required_str(m, "op", path)?;
+    let mut negate = w.optional_bool(m, "negate", path, false);
+    let case_insensitive = w.optional_bool(m, "case_insensitive", path, false);
+    let vp = join(path, "values");
+    let max = w.limits.max_clause_values;
+    let values_raw = w_required(w, m, "values", path)?;
+    let values = w.array(values_raw, &vp, max, "clause values")?;
+    let (base, negated) = match op_name.strip_prefix("not_") {
+        Some(rest)
+            if matches!(
+                rest,
+                "in" | "in_segment" | "in_cidr" | "contains" | "matches"
+            ) =>
+        {
+            (rest, true)
+        }
+        _ => (op_name, false),
+    };
+    negate ^= negated;
+    let attribute = if base == "in_segment" {
+        AttrRef::TargetingKey
+    } else {
+        AttrRef::parse(w.required_str(m, "attribute", path)?)
+    };
+
+    let strings = |w: &mut Walker, fold: bool| -> Option<Vec<Box<str>>> {
+        let mut out = Vec::with_capacity(values.len());
+        for (i, x) in values.iter().enumerate() {
+            let s = w.string(x, &format!("{vp}[{i}]"))?;
+            out.push(if fold {
+                Box::from(s.to_lowercase())
+            } else {
+                Box::from(s)
+            });
+        }
+        Some(out)
+    };
+    let numbers = |w: &mut Walker| -> Option<Vec<f64>> {
+        let mut out = Vec::with_capacity(values.len());
+        for (i, x) in values.iter().enumerate() {
+            match x.as_f64() {
+                Some(n) if n.is_finite() => out.push(n),
+                _ => {
+                    w.problem(
+                        format!("{vp}[{i}]"),
+                        ProblemKind::WrongType {
+                            expected: "a finite number",
+                        },
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    let semvers = |w: &mut Walker| -> Option<Vec<semver::Version>> {
+        let mut out = Vec::with_capacity(values.len());
+        for (i, x) in values.iter().enumerate() {
+            let p = format!("{vp}[{i}]");
+            let s = w.string(x, &p)?;
+            match crate::eval::parse_semver_lenient(s) {
+                Some(v) => out.push(v),
+                None => {
+                    w.problem(p, ProblemKind::InvalidSemver(s.to_owned()));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    let times = |w: &mut Walker| -> Option<Vec<i64>> {
+        let mut out = Vec::with_capacity(values.len());
+        for (i, x) in values.iter().enumerate() {
+            out.push(w.timestamp(x, &format!("{vp}[{i}]"))?);
+        }
+        Some(out)
+    };
+
+    let op = match base {
+        "in" => {
+            let mut set = ValueSet {
+                strings: HashSet::new(),
+                folded: Vec::new(),
+                numbers: Vec::new(),
+                bools: Vec::new(),
+            };
+            for (i, x) in values.iter().enumerate() {
+                match x {
+                    Value::String(_) => {
+                        let s = w.string(x, &format!("{vp}[{i}]"))?;
+                        if case_insensitive {
+                            set.folded.push(Box::from(s.to_lowercase()));
+                        }
+                        set.strings.insert(Box::from(s));
+                    }
+                    Value::Number(n) => match n.as_f64() {
+                        Some(f) if f.is_finite() => set.numbers.push(f),
+                        _ => w.problem(
+                            format!("{vp}[{i}]"),
+                            ProblemKind::InvalidNumber(n.to_string()),
+                        ),
+                    },
+                    Value::Bool(b) => set.bools.push(*b),
+                    _ => w.problem(
+                        format!("{vp}[{i}]"),
+                        ProblemKind::WrongType {
+                            expected: "a string, number or bool",
+                        },
+                    ),
+                }
+            }
+            Op::In(set)
+        }
+        "equals" => Op::Equals(strings(w, case_insensitive)?),
+        "contains" => Op::Contains(strings(w, case_insensitive)?),
+        "starts_with" => Op::StartsWith(strings(w, case_insensitive)?),
+        "ends_with" => Op::EndsWith(strings(w, case_insensitive)?),
+        "eq" | "num_eq" => Op::Number(NumCmp::Eq, numbers(w)?),
+        "lt" => Op::Number(NumCmp::Lt, numbers(w)?),
+        "lte" => Op::Number(NumCmp::Lte, numbers(w)?),
+        "gt" => Op::Number(NumCmp::Gt, numbers(w)?),
+        "gte" => Op::Number(NumCmp::Gte, numbers(w)?),
+        "semver_eq" => Op::Semver(NumCmp::Eq, semvers(w)?),
+        "semver_lt" => Op::Semver(NumCmp::Lt, semvers(w)?),
+        "semver_lte" => Op::Semver(NumCmp::Lte, semvers(w)?),
+        "semver_gt" => Op::Semver(NumCmp::Gt, semvers(w)?),
+        "semver_gte" => Op::Semver(NumCmp::Gte, semvers(w)?),
+        "before" => Op::Before(times(w)?),
+        "after" => Op::After(times(w)?),
+        "matches" => {
+            let mut out = Vec::with_capacity(values.len());
+            for (i, x) in values.iter().enumerate() {
+                let p = format!("{vp}[{i}]");
+                let pattern = w.string(x, &p)?;
+                if pattern.len() > w.limits.max_regex_bytes {
+                    w.problem(
+                        p,
+                        ProblemKind::LimitExceeded {
+                            what: "regex length in bytes",
+                            limit: w.limits.max_regex_bytes,
+                            found: pattern.len(),
+                        },
+                    );
+                    return None;
+                }
+                let built = regex::RegexBuilder::new(pattern)
+                    .case_insensitive(case_insensitive)
+                    .size_limit(w.limits.max_regex_compiled_bytes)
+                    .dfa_size_limit(w.limits.max_regex_compiled_bytes)
+                    .build();
+                match built {
+                    Ok(r) => out.push(r),
+                    Err(e) => {
+                        w.problem(p, ProblemKind::InvalidRegex(e.to_string()));
+                        return None;
+                    }
+                }
+            }
+            Op::Matches(out)
+        }
+        "in_cidr" => {
+            let mut out = Vec::with_capacity(values.len());
+            for (i, x) in values.iter().enumerate() {
+                let p = format!("{vp}[{i}]");
+                let s = w.string(x, &p)?;
+                match parse_cidr(s) {
+                    Some(c) => out.push(c),
+                    None => {
+                        w.problem(p, ProblemKind::InvalidCidr(s.to_owned()));
+                        return None;
+                    }
+                }
+            }
+            Op::InCidr(out)
+        }
+        "in_segment" => {
+            if !allow_segments {
+                w.problem(
+                    join(path, "op"),
+                    ProblemKind::Invalid("segments cannot refer to segments".into()),
+                );
+                return None;
+            }
+            let mut out = Vec::with_capacity(values.len());
+            for (i, x) in values.iter().enumerate() {
+                let p = format!("{vp}[{i}]");
+                let s = w.string(x, &p)?;
+                match names.segments.get(s) {
+                    Some(&idx) => out.push(idx),
+                    None => {
+                        w.problem(p, ProblemKind::UnknownSegment(s.to_owned()));
+                        return None;
+                    }
+                }
+            }
+            Op::InSegment(out)
+        }
+        other => {
+            w.problem(
+                join(path, "op"),
+                ProblemKind::UnknownOperator(other.to_owned()),
+            );
+            return None;
+        }
+    };
+    Some(Clause {
+        attribute,
+        op,
+        negate,
+        case_insensitive,
+    })
+}
+
+/// Parses `addr/prefix` (a bare address means a single host).
+pub(crate) fn parse_cidr(s: &str) -> Option<Cidr> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a.parse().ok()?, Some(p.parse::<u8>().ok()?)),
+        None => (s.parse().ok()?, None),
+    };
+    let max = match addr {
+        std::net::IpAddr::V4(_) => 32,
+        std::net::IpAddr::V6(_) => 128,
+    };
+    let prefix = prefix.unwrap_or(max);
+    (prefix <= max).then_some(Cidr { addr, prefix })
+}
+
+/// Depth-first search for a cycle among well-formed flags' prerequisites.
+fn find_prerequisite_cycle(flags: &[FlagEntry]) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks = vec![Mark::New; flags.len()];
+    let deps = |i: usize| -> Vec<usize> {
+        match &flags[i] {
+            FlagEntry::Ready(f) => f.prerequisites.iter().map(|p| p.flag).collect(),
+            FlagEntry::Malformed { .. } => Vec::new(),
+        }
+    };
+    let key = |i: usize| -> String {
+        match &flags[i] {
+            FlagEntry::Ready(f) => f.key.to_string(),
+            FlagEntry::Malformed { key, .. } => key.to_string(),
+        }
+    };
+    for start in 0..flags.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // Iterative DFS: (node, its deps, next dep position).
+        let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(start, deps(start), 0)];
+        marks[start] = Mark::Active;
+        while let Some(top) = stack.last_mut() {
+            if top.2 < top.1.len() {
+                let next = top.1[top.2];
+                top.2 += 1;
+                match marks[next] {
+                    Mark::Active => {
+                        let pos = stack.iter().position(|(n, _, _)| *n == next).unwrap_or(0);
+                        let mut cycle: Vec<String> =
+                            stack[pos..].iter().map(|(n, _, _)| key(*n)).collect();
+                        cycle.push(key(next));
+                        return Some(cycle);
+                    }
+                    Mark::New => {
+                        marks[next] = Mark::Active;
+                        stack.push((next, deps(next), 0));
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                marks[top.0] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,1 @@
+//! Cross-module integration tests live in `tests/`.
