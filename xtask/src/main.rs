@@ -1,1 +1,89 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for setup, tests, CI and the demo.
+//!
+//! ```text
+//! cargo xtask setup    install what tests and the demo need (runtimes, models, JVM tools)
+//! cargo xtask test     setup, then every test suite (Rust, Kotlin/JVM, Swift checks)
+//! cargo xtask ci       fmt --check, clippy -D warnings, then test
+//! cargo xtask demo     the end-to-end demo on bundled defaults
+//! ```
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+mod setup;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match task {
+        "setup" => setup::all(),
+        "test" => test(),
+        "ci" => ci(),
+        "demo" => demo(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|test|ci|demo>");
+            Ok(())
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in the workspace root, failing on a non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {:?}", cmd);
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test() -> Result<()> {
+    setup::all()?;
+    run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    test()
+}
+
+fn demo(rest: &[String]) -> Result<()> {
+    setup::all()?;
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "litegate-example-rust-app",
+            "--",
+        ])
+        .args(rest))
+}

@@ -13,6 +13,8 @@ mod model;
 
 pub use model::*;
 
+#[cfg(test)]
+pub(crate) use compile::parse_cidr;
 /// Parses an RFC 3339 timestamp (`2026-11-22T18:00:00Z`) into unix milliseconds.
 pub use compile::parse_rfc3339_ms as parse_timestamp_ms;
 

@@ -1,0 +1,212 @@
+//! `validate`, `eval` and `bucket`: the flag tools.
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use litegate::config::{BucketBy, Document, FlagEntry, Serve};
+use litegate::eval::{bucket as bucket_of, Context, Evaluator};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `litegate validate CONFIG`
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The rollout config (JSON).
+    pub config: PathBuf,
+    /// Also require the document to target this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+}
+
+/// `litegate eval --config CONFIG --context CONTEXT.json [--flag KEY]`
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The rollout config (JSON).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The context (JSON object; see docs/config-format.md).
+    #[arg(long)]
+    pub context: PathBuf,
+    /// Evaluate only this flag.
+    #[arg(long)]
+    pub flag: Option<String>,
+    /// Evaluate at this time (RFC 3339) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// `litegate bucket --config CONFIG --flag KEY (--id ID | --ids-file FILE)`
+#[derive(Args)]
+pub struct BucketArgs {
+    /// The rollout config (JSON).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The flag whose salt is used.
+    #[arg(long)]
+    pub flag: String,
+    /// One id.
+    #[arg(
+        long,
+        conflicts_with = "ids_file",
+        required_unless_present = "ids_file"
+    )]
+    pub id: Option<String>,
+    /// A file with one id per line.
+    #[arg(long)]
+    pub ids_file: Option<PathBuf>,
+}
+
+fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Runs `validate`.
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let bytes = read(&args.config)?;
+    let doc = match Document::parse(&bytes) {
+        Ok(doc) => doc,
+        Err(litegate::config::ConfigError::Invalid(problems)) => {
+            println!(
+                "{}: invalid, {} problem(s)",
+                args.config.display(),
+                problems.len()
+            );
+            for p in problems {
+                println!("  {p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            println!("{}: invalid: {e}", args.config.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut failed = false;
+    if let Some(env) = &args.environment {
+        if let Err(e) = doc.check_environment(env) {
+            println!("{}: {e}", args.config.display());
+            failed = true;
+        }
+    }
+    if !doc.problems().is_empty() {
+        println!(
+            "{}: {} problem(s)",
+            args.config.display(),
+            doc.problems().len()
+        );
+        for p in doc.problems() {
+            println!("  {p}");
+        }
+        failed = true;
+    }
+    let ready = doc.flag_count() - count_malformed(&doc);
+    println!(
+        "{}: format v1, environment `{}`, version {}, {} flag(s) ({} well-formed), {} segment(s){}",
+        args.config.display(),
+        doc.environment,
+        doc.version,
+        doc.flag_count(),
+        ready,
+        doc.segments().len(),
+        if doc.global_disable.is_some() {
+            ", GLOBAL DISABLE ON"
+        } else {
+            ""
+        }
+    );
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn count_malformed(doc: &Document) -> usize {
+    doc.flag_keys()
+        .filter(|k| matches!(doc.flag(k), Some(FlagEntry::Malformed { .. })))
+        .count()
+}
+
+/// Runs `eval`.
+pub fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let doc = Document::parse(&read(&args.config)?).context("config refused")?;
+    let ctx_json: serde_json::Value =
+        serde_json::from_slice(&read(&args.context)?).context("context is not JSON")?;
+    let ctx = Context::from_json(&ctx_json).map_err(anyhow::Error::msg)?;
+    let evaluator = match &args.at {
+        Some(t) => {
+            Evaluator::at(litegate::config::parse_timestamp_ms(t).context("--at is not RFC 3339")?)
+        }
+        None => Evaluator::new(),
+    };
+    let keys: Vec<String> = match &args.flag {
+        Some(k) => vec![k.clone()],
+        None => doc.flag_keys().map(str::to_owned).collect(),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut any_error = false;
+    for key in keys {
+        let line = match evaluator.details(&doc, &key, &ctx) {
+            Ok(d) => serde_json::json!({
+                "flag": key,
+                "value": d.value.to_json(),
+                "variation": d.variation.as_deref(),
+                "reason": d.reason.kind(),
+                "rule": match &d.reason { litegate::eval::Reason::RuleMatch { rule_id } => Some(rule_id.to_string()), _ => None },
+                "error": null,
+            }),
+            Err(code) => {
+                any_error = true;
+                serde_json::json!({
+                    "flag": key, "value": null, "variation": null, "reason": "error",
+                    "rule": null, "error": code.openfeature(),
+                })
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(if any_error {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs `bucket`.
+pub fn bucket(args: &BucketArgs) -> anyhow::Result<ExitCode> {
+    let doc = Document::parse(&read(&args.config)?).context("config refused")?;
+    let Some(flag) = doc.ready_flag(&args.flag) else {
+        bail!("no well-formed flag `{}` in the config", args.flag);
+    };
+    if uses_non_key_bucketing(flag) {
+        eprintln!("note: some serves of `{}` bucket by another attribute than the targeting key; ids are hashed as given", args.flag);
+    }
+    let mut out = std::io::stdout().lock();
+    if let Some(id) = &args.id {
+        writeln!(out, "{}", bucket_of(&flag.salt, id.as_bytes()))?;
+    }
+    if let Some(path) = &args.ids_file {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line?;
+            writeln!(out, "{}", bucket_of(&flag.salt, line.as_bytes()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uses_non_key_bucketing(flag: &litegate::config::Flag) -> bool {
+    let by = |s: &Serve| match s {
+        Serve::Variation(_) => None,
+        Serve::Percentage { bucket_by, .. }
+        | Serve::Split { bucket_by, .. }
+        | Serve::Phased { bucket_by, .. } => Some(bucket_by.clone()),
+    };
+    flag.rules
+        .iter()
+        .map(|r| &r.serve)
+        .chain(std::iter::once(&flag.fallthrough))
+        .filter_map(by)
+        .any(|b| b != BucketBy::TargetingKey)
+}
