@@ -323,7 +323,9 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         .map(|(i, k)| (Box::from(k.as_str()), i))
         .collect();
     let mut flags = Vec::with_capacity(flag_map.len());
+    let mut fingerprints = Vec::with_capacity(flag_map.len());
     let mut flag_problems = Vec::new();
+    let segment_hashes: Vec<u64> = segment_values.iter().map(|(_, v)| json_hash(v)).collect();
     for (key, v) in flag_map {
         let mut fw = Walker {
             limits,
@@ -331,6 +333,13 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         };
         let path = format!("flags.{key}");
         let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
+        let mut fingerprint = json_hash(v);
+        if let Some(flag) = &flag {
+            for seg in referenced_segments(flag) {
+                fingerprint = fingerprint.rotate_left(7) ^ segment_hashes[seg];
+            }
+        }
+        fingerprints.push(fingerprint);
         match flag {
             Some(flag) if fw.problems.is_empty() => flags.push(FlagEntry::Ready(Box::new(flag))),
             _ => {
@@ -358,6 +367,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         global_disable,
         flags,
         flag_index,
+        fingerprints,
         segments,
         problems: flag_problems,
         sections: top,
@@ -1178,4 +1188,21 @@ fn find_prerequisite_cycle(flags: &[FlagEntry]) -> Option<Vec<String>> {
         }
     }
     None
+}
+
+/// XXH3 of a JSON value's canonical form (serde_json's map is key-ordered).
+fn json_hash(v: &Value) -> u64 {
+    twox_hash::XxHash3_64::oneshot(&serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// Indices of the segments a flag's rules refer to, in rule order.
+fn referenced_segments(flag: &Flag) -> impl Iterator<Item = usize> + '_ {
+    flag.rules
+        .iter()
+        .flat_map(|r| r.clauses.iter())
+        .filter_map(|c| match &c.op {
+            Op::InSegment(s) => Some(s.iter().copied()),
+            _ => None,
+        })
+        .flatten()
 }

@@ -238,6 +238,7 @@ pub struct Document {
     pub global_disable: Option<Arc<str>>,
     pub(crate) flags: Vec<FlagEntry>,
     pub(crate) flag_index: HashMap<Box<str>, usize>,
+    fingerprints: Vec<u64>,
     pub(crate) segments: Vec<Segment>,
     problems: Vec<Problem>,
     sections: serde_json::Map<String, serde_json::Value>,
@@ -337,6 +338,19 @@ impl Document {
             FlagEntry::Ready(f) => Some(f),
             FlagEntry::Malformed { .. } => None,
         }
+    }
+
+    /// A fingerprint of everything that decides what flag `key` can evaluate
+    /// to: its own definition, the segments it uses and the global switch.
+    /// Two documents give a flag the same fingerprint only if it evaluates
+    /// identically under both, so change listeners fire on a difference.
+    pub fn flag_fingerprint(&self, key: &str) -> Option<u64> {
+        let &i = self.flag_index.get(key)?;
+        let global = match &self.global_disable {
+            None => 0,
+            Some(reason) => twox_hash::XxHash3_64::oneshot(reason.as_bytes()) | 1,
+        };
+        Some(self.fingerprints[i] ^ global.rotate_left(17))
     }
 
     /// The segments.
