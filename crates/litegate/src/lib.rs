@@ -29,5 +29,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod config;
 pub mod eval;
+
+pub use client::{Client, ClientConfig, ClientError};

@@ -1,0 +1,114 @@
+//! Typed flag getters and local overrides on the [`Client`].
+
+use super::Client;
+use crate::config::{Document, FlagValue};
+use crate::eval::{Context, Details, ErrorCode, Evaluator};
+use std::sync::Arc;
+
+impl Client {
+    /// Evaluates with the document, overrides and guardrail disables in use
+    /// now. Each is an `Arc` cloned under a short read lock, so a config swap
+    /// never waits for an evaluation and vice versa.
+    fn evaluate<T>(
+        &self,
+        ctx: Option<&Context>,
+        default: T,
+        eval: impl FnOnce(&Evaluator<'_>, &Document, &Context, T) -> Details<T>,
+    ) -> Details<T> {
+        let Some(doc) = self.shared.document.read().clone() else {
+            return Details::error(default, ErrorCode::ProviderNotReady);
+        };
+        let overrides = self.shared.overrides.read().clone();
+        let disables = self.shared.disables.read().clone();
+        let evaluator = Evaluator::new()
+            .with_overrides(&overrides)
+            .with_disables(&disables);
+        match ctx {
+            Some(ctx) => eval(&evaluator, &doc, ctx, default),
+            None => {
+                let ctx = self.shared.context.read().clone();
+                eval(&evaluator, &doc, &ctx, default)
+            }
+        }
+    }
+
+    /// A bool flag for the default context.
+    pub fn bool_value(&self, key: &str, default: bool) -> bool {
+        self.bool_details(key, default, None).value
+    }
+
+    /// A bool flag with details; `ctx` overrides the default context.
+    pub fn bool_details(&self, key: &str, default: bool, ctx: Option<&Context>) -> Details<bool> {
+        self.evaluate(ctx, default, |e, d, c, def| e.bool_details(d, key, c, def))
+    }
+
+    /// A string flag with details.
+    pub fn string_details(
+        &self,
+        key: &str,
+        default: &str,
+        ctx: Option<&Context>,
+    ) -> Details<Arc<str>> {
+        self.evaluate(ctx, Arc::from(default), |e, d, c, def| {
+            e.string_details(d, key, c, def)
+        })
+    }
+
+    /// An int flag with details.
+    pub fn int_details(&self, key: &str, default: i64, ctx: Option<&Context>) -> Details<i64> {
+        self.evaluate(ctx, default, |e, d, c, def| e.int_details(d, key, c, def))
+    }
+
+    /// A float flag with details.
+    pub fn float_details(&self, key: &str, default: f64, ctx: Option<&Context>) -> Details<f64> {
+        self.evaluate(ctx, default, |e, d, c, def| e.float_details(d, key, c, def))
+    }
+
+    /// A JSON flag with details.
+    pub fn json_details(
+        &self,
+        key: &str,
+        default: serde_json::Value,
+        ctx: Option<&Context>,
+    ) -> Details<Arc<serde_json::Value>> {
+        self.evaluate(ctx, Arc::new(default), |e, d, c, def| {
+            e.json_details(d, key, c, def)
+        })
+    }
+
+    /// A flag of any type; `None` as value when it cannot be evaluated.
+    pub fn value_details(&self, key: &str, ctx: Option<&Context>) -> Details<Option<FlagValue>> {
+        self.evaluate(ctx, None, |e, d, c, def| match e.details(d, key, c) {
+            Ok(x) => Details {
+                value: Some(x.value),
+                variation: x.variation,
+                reason: x.reason,
+                error: x.error,
+                bucket: x.bucket,
+            },
+            Err(code) => Details::error(def, code),
+        })
+    }
+
+    /// Forces `flag` to `variation` on this device (QA). Shows as reason
+    /// `override`; emergency switches and guardrails still win.
+    pub fn set_override(&self, flag: &str, variation: &str) {
+        let mut guard = self.shared.overrides.write();
+        let mut next = (**guard).clone();
+        next.insert(Box::from(flag), Box::from(variation));
+        *guard = Arc::new(next);
+    }
+
+    /// Removes one override.
+    pub fn clear_override(&self, flag: &str) {
+        let mut guard = self.shared.overrides.write();
+        let mut next = (**guard).clone();
+        next.remove(flag);
+        *guard = Arc::new(next);
+    }
+
+    /// Removes all overrides.
+    pub fn clear_overrides(&self) {
+        *self.shared.overrides.write() = Arc::default();
+    }
+}
