@@ -1241,8 +1241,9 @@ fn find_prerequisite_cycle(flags: &[FlagEntry]) -> Option<Vec<String>> {
 }
 
 /// A 64-bit hash of a JSON value's structure and content, fed straight from
-/// the tree (no serialization). Objects are key-ordered in `serde_json`'s
-/// map, so equal values hash equally. Used only to notice changes between
+/// the tree (no serialization). Object keys hash in document order, so a
+/// reordered but equal flag reads as changed (a spurious listener call, never
+/// a missed one). Used only to notice changes between
 /// documents from the same trusted source, so the fast [`KeyHasher`] is
 /// enough (a streaming XXH3 fed this many small writes cost 40% of parsing).
 fn json_hash(v: &Value) -> u64 {
