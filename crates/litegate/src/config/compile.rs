@@ -1043,6 +1043,7 @@ fn compile_clause(
         "in" => {
             let mut set = ValueSet {
                 strings: KeySet::default(),
+                small: Vec::new(),
                 folded: Vec::new(),
                 numbers: Vec::new(),
                 bools: Vec::new(),
@@ -1054,7 +1055,7 @@ fn compile_clause(
                         if case_insensitive {
                             set.folded.push(Box::from(s.to_lowercase()));
                         }
-                        set.strings.insert(Box::from(s));
+                        set.small.push(Box::from(s));
                     }
                     Value::Number(n) => match n.as_f64() {
                         Some(f) if f.is_finite() => set.numbers.push(f),
@@ -1068,6 +1069,9 @@ fn compile_clause(
                         },
                     ),
                 }
+            }
+            if set.small.len() > ValueSet::SMALL {
+                set.strings = set.small.drain(..).collect();
             }
             Op::In(set)
         }
