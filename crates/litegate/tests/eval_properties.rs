@@ -24,10 +24,33 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 const OPS: &[&str] = &[
-    "in", "not_in", "equals", "contains", "starts_with", "ends_with", "matches", "lt", "gte", "semver_lt",
-    "semver_gte", "before", "after", "in_cidr", "in_segment", "bogus",
+    "in",
+    "not_in",
+    "equals",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "matches",
+    "lt",
+    "gte",
+    "semver_lt",
+    "semver_gte",
+    "before",
+    "after",
+    "in_cidr",
+    "in_segment",
+    "bogus",
 ];
-const ATTRS: &[&str] = &["country", "app_version", "ram_mb", "tier", "ip", "tags", "missing", "key"];
+const ATTRS: &[&str] = &[
+    "country",
+    "app_version",
+    "ram_mb",
+    "tier",
+    "ip",
+    "tags",
+    "missing",
+    "key",
+];
 
 fn arb_clause() -> impl Strategy<Value = Value> {
     (
@@ -101,7 +124,13 @@ fn arb_context() -> impl Strategy<Value = Context> {
             if let Some(x) = ip {
                 c = c.set("ip", AttrValue::String(x));
             }
-            c.set("tags", AttrValue::List(vec![AttrValue::String("vip".into()), AttrValue::Number(3.0)]))
+            c.set(
+                "tags",
+                AttrValue::List(vec![
+                    AttrValue::String("vip".into()),
+                    AttrValue::Number(3.0),
+                ]),
+            )
         })
 }
 
