@@ -191,7 +191,7 @@ impl ConfigStore {
         etag: Option<String>,
     ) -> Option<Arc<Document>> {
         let version = doc.version;
-        let old = std::mem::replace(&mut *self.document.write(), Some(doc));
+        let old = self.document.write().replace(doc);
         *self.applied.lock() = Some(applied);
         self.update_status(|s| {
             s.version = Some(version);
