@@ -246,3 +246,49 @@ fn concurrent_writers_never_expose_a_partial_file() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+#[test]
+fn submitted_documents_take_the_same_checks_and_are_persisted() {
+    use litegate::delivery::Submitted;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = fast_config(None);
+    config.storage_dir = Some(dir.path().to_owned());
+    let c = start(config.clone());
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let s = seen.clone();
+    c.delivery.on_flag_change("kill", move |_| {
+        s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert_eq!(
+        c.delivery.submit(&good(4, true), None),
+        Ok(Submitted::Applied { version: 4 })
+    );
+    assert_eq!(
+        c.delivery.submit(&good(4, true), None),
+        Ok(Submitted::Unchanged)
+    );
+    assert!(matches!(
+        c.delivery.submit(&good(3, false), None),
+        Err(Rejection::StaleVersion {
+            current: 4,
+            offered: 3
+        })
+    ));
+    assert!(matches!(
+        c.delivery.submit(&doc(9, "production", &[]), None),
+        Err(Rejection::Signature(SignatureError::Unsigned))
+    ));
+    let status = c.delivery.status();
+    assert_eq!(status.version, Some(4));
+    assert!(status.last_rejection.is_some());
+    wait_for("the kill listener", || {
+        seen.load(std::sync::atomic::Ordering::SeqCst) == 1
+    });
+    drop(c);
+    let again = start(config);
+    assert_eq!(
+        again.delivery.status().source,
+        Some(ConfigSource::Persisted)
+    );
+    assert_eq!(again.delivery.status().version, Some(4));
+}

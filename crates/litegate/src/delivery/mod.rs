@@ -151,6 +151,18 @@ pub enum WaitError {
     Stopped,
 }
 
+/// What [`ConfigDelivery::submit`] did with an accepted body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// It is now the document in use.
+    Applied {
+        /// Its version.
+        version: u64,
+    },
+    /// It is the document already in use.
+    Unchanged,
+}
+
 /// A new document changed what some flags could evaluate to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigChange {
@@ -206,6 +218,8 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<ConfigStore>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) refresh: tokio::sync::Notify,
+    /// Serialises judging and installing documents.
+    pub(crate) apply_lock: parking_lot::Mutex<()>,
     /// Count of completed attempts, with a condvar for `wait_until_ready`.
     pub(crate) progress: parking_lot::Mutex<Progress>,
     pub(crate) progress_cv: parking_lot::Condvar,
@@ -296,6 +310,7 @@ impl ConfigDelivery {
             store,
             dispatcher: Dispatcher::new(config.listener_stall_timeout),
             refresh: tokio::sync::Notify::new(),
+            apply_lock: parking_lot::Mutex::new(()),
             progress: parking_lot::Mutex::new(Progress::default()),
             progress_cv: parking_lot::Condvar::new(),
         });
@@ -324,6 +339,38 @@ impl ConfigDelivery {
     /// Asks for a fetch now (skipping any backoff wait). Returns at once.
     pub fn refresh(&self) {
         self.inner.refresh.notify_one();
+    }
+
+    /// Offers a document that reached the app by another channel (a push
+    /// message, a side-loaded file): it goes through the same checks as a
+    /// fetched one (signature, environment, newer version), and when accepted
+    /// is installed, persisted and announced to listeners exactly like one,
+    /// with source [`ConfigSource::Remote`]. Runs on the calling thread
+    /// (parsing a large document takes milliseconds; do not call it on a UI
+    /// thread).
+    ///
+    /// # Errors
+    /// [`Rejection`] when refused; also recorded in the status and sent to
+    /// event listeners. The document in use is unchanged then.
+    pub fn submit(
+        &self,
+        body: &[u8],
+        signature_header: Option<&str>,
+    ) -> Result<Submitted, Rejection> {
+        match worker::consider(
+            &self.inner,
+            body,
+            None,
+            signature_header.map(str::to_owned),
+            false,
+        ) {
+            Ok(Some(version)) => Ok(Submitted::Applied { version }),
+            Ok(None) => Ok(Submitted::Unchanged),
+            Err(r) => {
+                worker::report_rejection(&self.inner, &r);
+                Err(r)
+            }
+        }
     }
 
     /// Blocks until a remote fetch has succeeded since start, or `timeout`.

@@ -3,7 +3,7 @@
 //! `ConfigDelivery::start`; file writes are done inline on that thread (they
 //! are small, and the runtime has exactly one thread by design).
 
-use super::accept::{judge, Verdict};
+use super::accept::{judge, Rejection, Verdict};
 use super::fetch::{self, FetchError, Fetched};
 use super::persist::{self, CachedMeta};
 use super::store::{
@@ -189,7 +189,9 @@ async fn attempt(
             etag,
             signature,
             max_age,
-        }) => consider(inner, body, etag, signature).map(|()| max_age),
+        }) => consider(inner, &body, etag, signature, true)
+            .map(|_| max_age)
+            .map_err(DeliveryProblem::Rejected),
     };
     match &result {
         Ok(_) => {
@@ -201,36 +203,36 @@ async fn attempt(
             inner.progress.lock().successes += 1;
         }
         Err(problem) => {
-            tracing::warn!("LiteGate config fetch: {problem}");
-            let event = match problem.clone() {
-                DeliveryProblem::Fetch(f) => DeliveryEvent::FetchFailed(f),
-                DeliveryProblem::Rejected(r) => {
-                    inner.store.update_status(|s| {
-                        s.last_rejection = Some(RejectionRecord {
-                            at: SystemTime::now(),
-                            rejection: r.clone(),
-                        });
-                    });
-                    DeliveryEvent::Rejected(r)
-                }
-            };
             let p = problem.clone();
             inner.store.update_status(|s| s.last_error = Some(p));
-            inner.dispatcher.notify(notice_event(event));
+            match problem {
+                DeliveryProblem::Fetch(f) => {
+                    tracing::warn!("LiteGate config fetch failed: {f}");
+                    inner
+                        .dispatcher
+                        .notify(notice_event(DeliveryEvent::FetchFailed(f.clone())));
+                }
+                DeliveryProblem::Rejected(r) => report_rejection(inner, r),
+            }
         }
     }
     result
 }
 
-/// Judges a fetched body and installs it when accepted.
-fn consider(
+/// Judges a body and installs it when accepted; `Ok(Some(version))` when a
+/// new document is now in use. Serialised so two bodies (a fetch and a
+/// submitted one) cannot both pass the version check against the same
+/// current document.
+pub(crate) fn consider(
     inner: &Arc<Inner>,
-    body: Vec<u8>,
+    body: &[u8],
     etag: Option<String>,
     signature: Option<String>,
-) -> Result<(), DeliveryProblem> {
+    from_fetch: bool,
+) -> Result<Option<u64>, Rejection> {
+    let _serial = inner.apply_lock.lock();
     let verdict = judge(
-        &body,
+        body,
         signature.as_deref(),
         &inner.keys,
         &inner.environment,
@@ -239,15 +241,32 @@ fn consider(
     )?;
     match verdict {
         Verdict::Same => {
-            // The server lacks (or changed) ETags: remember the new one.
-            inner.store.update_status(|s| s.etag = etag);
-            Ok(())
+            if from_fetch {
+                // The server lacks (or changed) ETags: remember the new one.
+                inner.store.update_status(|s| s.etag = etag);
+            }
+            Ok(None)
         }
         Verdict::New(doc, applied) => {
-            apply(inner, Arc::from(doc), applied, &body, etag, signature);
-            Ok(())
+            let version = applied.version;
+            apply(inner, Arc::from(doc), applied, body, etag, signature);
+            Ok(Some(version))
         }
     }
+}
+
+/// Records a rejection in the status and tells event listeners.
+pub(crate) fn report_rejection(inner: &Arc<Inner>, r: &Rejection) {
+    tracing::warn!("LiteGate config rejected: {r}");
+    inner.store.update_status(|s| {
+        s.last_rejection = Some(RejectionRecord {
+            at: SystemTime::now(),
+            rejection: r.clone(),
+        });
+    });
+    inner
+        .dispatcher
+        .notify(notice_event(DeliveryEvent::Rejected(r.clone())));
 }
 
 fn apply(
