@@ -117,6 +117,8 @@ pub(crate) struct Dispatcher {
     stall_timeout: Duration,
     /// Listener calls that were abandoned as stalled, for the status API.
     stalls: AtomicU64,
+    /// Woken whenever work is queued, so the watchdog sleeps while idle.
+    pub(crate) activity: tokio::sync::Notify,
 }
 
 impl Dispatcher {
@@ -134,6 +136,7 @@ impl Dispatcher {
             next_id: AtomicU64::new(1),
             stall_timeout,
             stalls: AtomicU64::new(0),
+            activity: tokio::sync::Notify::new(),
         })
     }
 
@@ -152,6 +155,12 @@ impl Dispatcher {
         let before = l.len();
         l.retain(|x| x.id != id);
         l.len() != before
+    }
+
+    /// Whether no listener call is queued or running.
+    pub(crate) fn is_idle(&self) -> bool {
+        let q = self.queue.lock();
+        q.jobs.is_empty() && q.busy_since.is_none()
     }
 
     pub(crate) fn stall_timeout(&self) -> Duration {
@@ -189,6 +198,7 @@ impl Dispatcher {
             self.spawn_dispatcher(None);
         }
         self.wake.notify_all();
+        self.activity.notify_one();
     }
 
     /// Called periodically: replaces a dispatch thread stuck in one call.

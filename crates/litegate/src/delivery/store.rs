@@ -1,17 +1,20 @@
 //! The document in use and what is known about how it got there.
 //!
-//! Readers (evaluators, on any thread) take a short read lock to clone an
-//! `Arc<Document>`; the writer (the runtime thread) holds the write lock only
-//! to swap one pointer. Parsing, diffing, persisting and dropping old
-//! documents all happen outside the lock, and an old document is dropped on
-//! the runtime thread once no evaluator holds it, so an evaluator never pays
-//! for freeing a large document.
+//! Readers (evaluators, on any thread) load an `Arc<Document>` from an
+//! `ArcSwapOption`: no lock, so a reader never waits for a writer, even one
+//! the OS descheduled mid-swap (with a `RwLock`, a preempted writer would
+//! stall every reader for a whole time slice). Writers swap one pointer.
+//! Parsing, diffing, persisting and dropping old documents all happen
+//! elsewhere, and an old document is dropped on the runtime thread once no
+//! evaluator holds it, so an evaluator never pays for freeing a large
+//! document.
 
 use super::fetch::FetchError;
 use super::persist::CacheError;
 use super::Rejection;
 use crate::config::Document;
-use parking_lot::{Mutex, RwLock};
+use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -141,7 +144,7 @@ pub(crate) struct Applied {
 /// Holds the current document for evaluators and the delivery status.
 #[derive(Debug)]
 pub struct ConfigStore {
-    document: RwLock<Option<Arc<Document>>>,
+    document: ArcSwapOption<Document>,
     status: Mutex<DeliveryStatus>,
     applied: Mutex<Option<Applied>>,
     /// Replaced documents not yet freed because an evaluator may hold them.
@@ -151,21 +154,22 @@ pub struct ConfigStore {
 impl ConfigStore {
     pub(crate) fn new() -> Self {
         ConfigStore {
-            document: RwLock::new(None),
+            document: ArcSwapOption::empty(),
             status: Mutex::new(DeliveryStatus::empty()),
             applied: Mutex::new(None),
             retired: Mutex::new(Vec::new()),
         }
     }
 
-    /// The document in use. Lock-light: a read lock held for one `Arc` clone.
+    /// The document in use. Lock-free: never waits for a document being
+    /// applied.
     pub fn current(&self) -> Option<Arc<Document>> {
-        self.document.read().clone()
+        self.document.load_full()
     }
 
     /// The version of the document in use.
     pub fn version(&self) -> Option<u64> {
-        self.document.read().as_ref().map(|d| d.version)
+        self.document.load().as_ref().map(|d| d.version)
     }
 
     /// A snapshot of the status.
@@ -191,7 +195,7 @@ impl ConfigStore {
         etag: Option<String>,
     ) -> Option<Arc<Document>> {
         let version = doc.version;
-        let old = self.document.write().replace(doc);
+        let old = self.document.swap(Some(doc));
         *self.applied.lock() = Some(applied);
         self.update_status(|s| {
             s.version = Some(version);
@@ -206,6 +210,11 @@ impl ConfigStore {
     pub(crate) fn retire(&self, old: Arc<Document>) {
         self.retired.lock().push(old);
         self.free_retired();
+    }
+
+    /// Whether replaced documents are waiting to be freed.
+    pub(crate) fn has_retired(&self) -> bool {
+        !self.retired.lock().is_empty()
     }
 
     /// Frees retired documents nobody else holds any more.

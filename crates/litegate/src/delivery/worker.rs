@@ -105,11 +105,16 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Watches listener calls for stalls and frees retired documents. Ticks only
+/// while there is something to watch, so an idle client never wakes up
+/// (battery).
 async fn watchdog(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let tick = (inner.dispatcher.stall_timeout() / 4).max(Duration::from_millis(10));
     loop {
+        let idle = inner.dispatcher.is_idle() && !inner.store.has_retired();
         tokio::select! {
-            () = tokio::time::sleep(tick) => {}
+            () = tokio::time::sleep(tick), if !idle => {}
+            () = inner.dispatcher.activity.notified(), if idle => {}
             () = stopped(&mut stop) => return,
         }
         inner.dispatcher.check_stalled();
@@ -322,5 +327,7 @@ fn apply(
     drop(doc);
     if let Some(old) = old {
         inner.store.retire(old);
+        // Wake the watchdog to free it once evaluators let go.
+        inner.dispatcher.activity.notify_one();
     }
 }
