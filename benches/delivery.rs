@@ -42,7 +42,7 @@ fn simple_flag(on_percent: u32) -> Value {
 
 /// The document body (JSON) with `FLAGS` rich flags at `version`.
 fn document(version: u64) -> Vec<u8> {
-    document_of(version, |i, pct| flag(i, pct))
+    document_of(version, flag)
 }
 
 fn document_of(version: u64, make: impl Fn(usize, u32) -> Value) -> Vec<u8> {
