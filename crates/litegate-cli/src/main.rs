@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod signing;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -24,6 +25,12 @@ enum Command {
     Eval(flags::EvalArgs),
     /// Print the bucket (0..99999) of ids for a flag.
     Bucket(flags::BucketArgs),
+    /// Generate an Ed25519 key pair for signing configs.
+    Keygen(signing::KeygenArgs),
+    /// Sign a config (envelope or detached header).
+    Sign(signing::SignArgs),
+    /// Verify a signed config; exit 1 with the reason when it does not hold.
+    Verify(signing::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +39,9 @@ fn main() -> ExitCode {
         Command::Validate(a) => flags::validate(&a),
         Command::Eval(a) => flags::eval(&a),
         Command::Bucket(a) => flags::bucket(&a),
+        Command::Keygen(a) => signing::keygen(&a),
+        Command::Sign(a) => signing::sign(&a),
+        Command::Verify(a) => signing::verify(&a),
     };
     match result {
         Ok(code) => code,
