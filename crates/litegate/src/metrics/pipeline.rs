@@ -67,7 +67,8 @@ pub struct CheckpointReport {
     pub batches: u64,
     /// Items (data points and events) in them.
     pub items: u64,
-    /// Whether they were written to disk.
+    /// Whether they were written to disk (with nothing to cut: whether
+    /// storage is configured and healthy).
     pub persisted: bool,
 }
 
@@ -225,6 +226,9 @@ impl Inner {
             persisted: false,
         };
         if batches.is_empty() {
+            // Nothing new: what was cut before is on disk iff storage is healthy.
+            report.persisted = matches!(cut.store, StoreState::Open(_))
+                && self.storage.load(Ordering::Relaxed) == mode_to_u8(StorageMode::Disk);
             return Ok(report);
         }
         let mut seq = None;
