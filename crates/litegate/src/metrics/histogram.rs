@@ -24,10 +24,10 @@ pub const MIN_INDEX: i32 = -8 * PER_OCTAVE;
 pub const BUCKETS: usize = 40 * PER_OCTAVE as usize;
 /// Index of the highest live bucket: values above `2^32` land here.
 pub const MAX_INDEX: i32 = MIN_INDEX + BUCKETS as i32 - 1;
-/// Bytes of live state per histogram series (buckets, zero count, and the
-/// per-shard sum/min/max lines).
+/// Bytes of live state per histogram series: two halves of buckets (see
+/// [`HistogramCell`]), zero counts, and the per-stripe lines (41 472 bytes).
 pub const BYTES_PER_SERIES: usize =
-    BUCKETS * 8 + 8 + SHARDS * std::mem::size_of::<Padded<SumShard>>();
+    2 * BUCKETS * 8 + 16 + SHARDS * std::mem::size_of::<Padded<ShardState>>();
 
 /// Upper bound of the relative error of [`HistogramSnapshot::quantile`] for
 /// values inside the live window.
@@ -78,37 +78,54 @@ fn bucket_bounds(index: i32, scale: i32) -> (f64, f64) {
     )
 }
 
-/// Per-shard running sum, min and max (as order-preserving f64 bits: every
-/// recorded value is ≥ 0).
+/// One writer stripe: which half is hot plus how many records it started
+/// there, and per half the completed count, sum, min and max (f64 bits,
+/// order-preserving because every recorded value is ≥ 0).
 #[derive(Debug)]
-pub(crate) struct SumShard {
-    sum: AtomicU64,
-    min: AtomicU64,
-    max: AtomicU64,
+pub(crate) struct ShardState {
+    /// Bit 63: the hot half; low bits: records started in it since the flip.
+    hot_and_started: AtomicU64,
+    completed: [AtomicU64; 2],
+    sum: [AtomicU64; 2],
+    min: [AtomicU64; 2],
+    max: [AtomicU64; 2],
 }
 
 const INF_BITS: u64 = 0x7ff0_0000_0000_0000;
+const HOT_BIT: u64 = 1 << 63;
 
 /// The live, lock-free histogram of one series.
+///
+/// Two halves (hot/cold): writers record into the hot half; a cut flips
+/// every stripe to the other half, waits until the writers that started in
+/// the old half have finished, then reads and clears it. So each cut is an
+/// exact snapshot: count, buckets, sum, min and max describe the same set
+/// of values, even with writers running during the cut.
 #[derive(Debug)]
 pub(crate) struct HistogramCell {
+    /// `BUCKETS` per half, half 0 first.
     buckets: Box<[AtomicU64]>,
-    zero: AtomicU64,
-    shards: [Padded<SumShard>; SHARDS],
+    zero: [AtomicU64; 2],
+    shards: [Padded<ShardState>; SHARDS],
+    /// Serializes cuts (never taken by writers).
+    cut: parking_lot::Mutex<()>,
 }
 
 impl HistogramCell {
     pub(crate) fn new() -> Self {
         HistogramCell {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            zero: AtomicU64::new(0),
+            buckets: (0..2 * BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            zero: [AtomicU64::new(0), AtomicU64::new(0)],
             shards: std::array::from_fn(|_| {
-                Padded(SumShard {
-                    sum: AtomicU64::new(0),
-                    min: AtomicU64::new(INF_BITS),
-                    max: AtomicU64::new(0),
+                Padded(ShardState {
+                    hot_and_started: AtomicU64::new(0),
+                    completed: [AtomicU64::new(0), AtomicU64::new(0)],
+                    sum: [AtomicU64::new(0), AtomicU64::new(0)],
+                    min: [AtomicU64::new(INF_BITS), AtomicU64::new(INF_BITS)],
+                    max: [AtomicU64::new(0), AtomicU64::new(0)],
                 })
             }),
+            cut: parking_lot::Mutex::new(()),
         }
     }
 
@@ -121,39 +138,65 @@ impl HistogramCell {
         } else {
             0.0
         };
+        let shard = &self.shards[shard_index()].0;
+        let half = (shard.hot_and_started.fetch_add(1, Ordering::Acquire) >> 63) as usize;
         if v == 0.0 {
-            self.zero.fetch_add(1, Ordering::Relaxed);
+            self.zero[half].fetch_add(1, Ordering::Relaxed);
         } else {
             let idx = bucket_index(v).clamp(MIN_INDEX, MAX_INDEX);
-            self.buckets[(idx - MIN_INDEX) as usize].fetch_add(1, Ordering::Relaxed);
+            self.buckets[half * BUCKETS + (idx - MIN_INDEX) as usize]
+                .fetch_add(1, Ordering::Relaxed);
         }
-        let shard = &self.shards[shard_index()].0;
-        let _ = shard
-            .sum
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
-                Some((f64::from_bits(s) + v).to_bits())
-            });
+        let _ = shard.sum[half].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+            Some((f64::from_bits(s) + v).to_bits())
+        });
         let bits = v.to_bits();
-        if bits < shard.min.load(Ordering::Relaxed) {
-            shard.min.fetch_min(bits, Ordering::Relaxed);
+        if bits < shard.min[half].load(Ordering::Relaxed) {
+            shard.min[half].fetch_min(bits, Ordering::Relaxed);
         }
-        if bits > shard.max.load(Ordering::Relaxed) {
-            shard.max.fetch_max(bits, Ordering::Relaxed);
+        if bits > shard.max[half].load(Ordering::Relaxed) {
+            shard.max[half].fetch_max(bits, Ordering::Relaxed);
         }
+        shard.completed[half].fetch_add(1, Ordering::Release);
     }
 
     /// Takes everything recorded since the previous take and resets it.
-    /// Each recorded value lands in exactly one take.
+    /// Each recorded value lands in exactly one take, whole.
     pub(crate) fn take_delta(&self) -> HistogramSnapshot {
-        self.read(true)
+        let _serial = self.cut.lock();
+        let mut old_half = 0usize;
+        for s in &self.shards {
+            let s = &s.0;
+            let cur = s.hot_and_started.load(Ordering::Relaxed) & HOT_BIT;
+            let n = s.hot_and_started.swap(cur ^ HOT_BIT, Ordering::AcqRel);
+            old_half = (n >> 63) as usize;
+            let started = n & !HOT_BIT;
+            // Writers that saw the old half finish within a few instructions
+            // unless preempted; wait for them (bounded by their progress).
+            let mut spins = 0u32;
+            while s.completed[old_half].load(Ordering::Acquire) != started {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            s.completed[old_half].store(0, Ordering::Relaxed);
+        }
+        self.read_half(old_half, true)
     }
 
-    /// Reads everything recorded since the previous take without resetting.
+    /// Everything recorded since the previous take, without resetting (not
+    /// an exact snapshot while writers run).
     pub(crate) fn peek(&self) -> HistogramSnapshot {
-        self.read(false)
+        let _serial = self.cut.lock();
+        let mut a = self.read_half(0, false);
+        a.merge(&self.read_half(1, false));
+        a
     }
 
-    fn read(&self, reset: bool) -> HistogramSnapshot {
+    fn read_half(&self, half: usize, reset: bool) -> HistogramSnapshot {
         let take = |a: &AtomicU64, fresh: u64| {
             if reset {
                 a.swap(fresh, Ordering::Relaxed)
@@ -161,17 +204,14 @@ impl HistogramCell {
                 a.load(Ordering::Relaxed)
             }
         };
-        let zero_count = take(&self.zero, 0);
+        let zero_count = take(&self.zero[half], 0);
         let mut first: Option<usize> = None;
         let mut counts = vec![0u64; 0];
-        for (i, b) in self.buckets.iter().enumerate() {
+        for (i, b) in self.buckets[half * BUCKETS..(half + 1) * BUCKETS].iter().enumerate() {
             if b.load(Ordering::Relaxed) == 0 {
                 continue;
             }
             let c = take(b, 0);
-            if c == 0 {
-                continue;
-            }
             let start = *first.get_or_insert(i);
             counts.resize(i - start + 1, 0);
             counts[i - start] = c;
@@ -180,13 +220,14 @@ impl HistogramCell {
         let mut min = f64::INFINITY;
         let mut max = 0.0f64;
         for s in &self.shards {
-            sum += f64::from_bits(take(&s.0.sum, 0));
-            min = min.min(f64::from_bits(take(&s.0.min, INF_BITS)));
-            max = max.max(f64::from_bits(take(&s.0.max, 0)));
+            sum += f64::from_bits(take(&s.0.sum[half], 0));
+            min = min.min(f64::from_bits(take(&s.0.min[half], INF_BITS)));
+            max = max.max(f64::from_bits(take(&s.0.max[half], 0)));
         }
         let offset = first.map_or(0, |f| f as i32 + MIN_INDEX);
         let count = zero_count + counts.iter().sum::<u64>();
-        let mut snap = HistogramSnapshot {
+        let has = count > 0;
+        HistogramSnapshot {
             scale: SCALE,
             zero_count,
             positive: Buckets {
@@ -195,24 +236,9 @@ impl HistogramCell {
             },
             count,
             sum,
-            min: None,
-            max: None,
-        };
-        if count > 0 {
-            // A record racing with this take may have put its sum/min/max in
-            // this take and its bucket in the next: fall back to bucket bounds
-            // so min ≤ max always holds and both bracket the buckets.
-            let (lo, hi) = snap.bucket_range();
-            let min = if min.is_finite() && min <= hi {
-                min
-            } else {
-                lo
-            };
-            let max = if max >= lo { max } else { hi };
-            snap.min = Some(min.min(max));
-            snap.max = Some(max);
+            min: (has && min.is_finite()).then_some(min),
+            max: has.then_some(max),
         }
-        snap
     }
 }
 
@@ -263,28 +289,6 @@ impl Default for HistogramSnapshot {
 }
 
 impl HistogramSnapshot {
-    /// Lower bound of the lowest non-empty bucket and upper bound of the
-    /// highest (0 when only the zero bucket is used).
-    fn bucket_range(&self) -> (f64, f64) {
-        let counts = &self.positive.bucket_counts;
-        let first = counts.iter().position(|c| *c > 0);
-        let last = counts.iter().rposition(|c| *c > 0);
-        match (first, last) {
-            (Some(f), Some(l)) => {
-                let lo = if self.zero_count > 0 {
-                    0.0
-                } else {
-                    bucket_bounds(self.positive.offset + f as i32, self.scale).0
-                };
-                (
-                    lo,
-                    bucket_bounds(self.positive.offset + l as i32, self.scale).1,
-                )
-            }
-            _ => (0.0, 0.0),
-        }
-    }
-
     /// Adds `other` into `self`. Snapshots at different scales are merged at
     /// the coarser of the two (OTLP downscaling: index >> difference).
     pub fn merge(&mut self, other: &HistogramSnapshot) {

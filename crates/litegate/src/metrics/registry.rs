@@ -23,6 +23,9 @@ pub const OVERFLOW_LABEL: (&str, &str) = ("otel.metric.overflow", "true");
 pub struct SeriesLimits {
     /// Distinct (kind, name, labels) series; more go to the overflow series.
     pub max_series: usize,
+    /// Of those, histogram series (each holds
+    /// [`super::HISTOGRAM_BYTES_PER_SERIES`] bytes).
+    pub max_histogram_series: usize,
     /// Labels per series.
     pub max_labels: usize,
     /// Bytes per label key.
@@ -35,6 +38,7 @@ impl Default for SeriesLimits {
     fn default() -> Self {
         SeriesLimits {
             max_series: 500,
+            max_histogram_series: 64,
             max_labels: 8,
             max_label_key_bytes: 64,
             max_label_value_bytes: 128,
@@ -189,6 +193,8 @@ pub(crate) struct Registry {
     limits: SeriesLimits,
     /// Non-overflow series count.
     regular: AtomicU64,
+    /// Non-overflow histogram series count.
+    histograms: AtomicU64,
 }
 
 impl Registry {
@@ -198,6 +204,7 @@ impl Registry {
             totals: Mutex::new(HashMap::new()),
             limits,
             regular: AtomicU64::new(0),
+            histograms: AtomicU64::new(0),
         }
     }
 
@@ -239,13 +246,18 @@ impl Registry {
             if let Some(cell) = map.get(&key) {
                 return cell.clone();
             }
-            if drops.is_none()
-                || (self.regular.load(Ordering::Relaxed) as usize) < self.limits.max_series
-            {
+            let room = (self.regular.load(Ordering::Relaxed) as usize) < self.limits.max_series
+                && (kind != SeriesKind::Histogram
+                    || (self.histograms.load(Ordering::Relaxed) as usize)
+                        < self.limits.max_histogram_series);
+            if drops.is_none() || room {
                 let cell = new_cell(kind);
                 map.insert(key, cell.clone());
                 if drops.is_some() {
                     self.regular.fetch_add(1, Ordering::Relaxed);
+                    if kind == SeriesKind::Histogram {
+                        self.histograms.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 return cell;
             }
