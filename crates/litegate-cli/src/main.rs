@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod metrics_cmd;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -24,6 +25,9 @@ enum Command {
     Eval(flags::EvalArgs),
     /// Print the bucket (0..99999) of ids for a flag.
     Bucket(flags::BucketArgs),
+    /// Record a fixed sample of every metric and event, upload it to an OTLP
+    /// endpoint, and report what was delivered (exit 1 if not all).
+    EmitSampleMetrics(metrics_cmd::EmitSampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => flags::validate(&a),
         Command::Eval(a) => flags::eval(&a),
         Command::Bucket(a) => flags::bucket(&a),
+        Command::EmitSampleMetrics(a) => metrics_cmd::run(&a),
     };
     match result {
         Ok(code) => code,
