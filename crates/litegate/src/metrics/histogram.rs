@@ -25,7 +25,7 @@ pub const BUCKETS: usize = 40 * PER_OCTAVE as usize;
 /// Index of the highest live bucket: values above `2^32` land here.
 pub const MAX_INDEX: i32 = MIN_INDEX + BUCKETS as i32 - 1;
 /// Bytes of live state per histogram series: two halves of buckets (see
-/// [`HistogramCell`]), zero counts, and the per-stripe lines (41 488 bytes).
+/// the hot/cold cell), zero counts, and the per-stripe lines (41 488 bytes).
 pub const BYTES_PER_SERIES: usize =
     2 * BUCKETS * 8 + 16 + SHARDS * std::mem::size_of::<Padded<ShardState>>();
 
