@@ -228,3 +228,43 @@ fn storage_becoming_read_only_degrades_to_memory_without_loss() {
     m.flush_blocking(WAIT).expect("flush");
     assert_eq!(collector.totals().counter("ro.ops", ""), 8);
 }
+
+#[test]
+fn backlog_after_offline_period_drains_in_paced_rounds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let rt = runtime();
+        let m = Metrics::new(config(None, Some(dir.path())), rt.handle().clone()).expect("metrics");
+        for i in 0..9u64 {
+            m.counter("backlog", &[]).add(i + 1);
+            assert!(m.checkpoint().expect("checkpoint").persisted);
+        }
+        m.shutdown(WAIT).expect("shutdown");
+    }
+    let rt = runtime();
+    let collector = Collector::start(&rt);
+    let mut c = config(Some(&collector.url), Some(dir.path()));
+    c.upload_interval = Duration::from_millis(30);
+    c.max_batches_per_round = 2;
+    let m = Metrics::new(c, rt.handle().clone()).expect("metrics");
+    let mut stats = m.stats();
+    for _ in 0..3000 {
+        stats = m.stats();
+        if stats.delivered_batches >= 9 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(stats.delivered_batches >= 9, "{stats:?}");
+    // Each periodic round sends at most 2 batches: 9 need at least 5 rounds.
+    assert!(stats.paced_rounds >= 5, "{stats:?}");
+    assert_eq!(collector.totals().counter("backlog", ""), 45);
+    // Oldest first.
+    let firsts: Vec<u64> = collector
+        .accepted_unique()
+        .iter()
+        .take(3)
+        .map(|r| metrics_collector::Totals::from_requests(std::slice::from_ref(r)).counter("backlog", ""))
+        .collect();
+    assert_eq!(firsts, vec![1, 2, 3]);
+}

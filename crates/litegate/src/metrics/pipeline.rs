@@ -86,6 +86,7 @@ pub(crate) struct Inner {
     delivered_points: AtomicU64,
     delivered_events: AtomicU64,
     retries: AtomicU64,
+    paced_rounds: AtomicU64,
     persist_errors: AtomicU64,
     storage: AtomicU8,
     disk_bytes: AtomicU64,
@@ -143,6 +144,7 @@ impl Inner {
             delivered_points: AtomicU64::new(0),
             delivered_events: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            paced_rounds: AtomicU64::new(0),
             persist_errors: AtomicU64::new(0),
             storage: AtomicU8::new(mode_to_u8(storage)),
             disk_bytes: AtomicU64::new(0),
@@ -334,6 +336,9 @@ impl Inner {
             return;
         };
         let policy = &self.config.retry;
+        if limit.is_some() {
+            self.paced_rounds.fetch_add(1, Ordering::Relaxed);
+        }
         let mut sent = 0usize;
         let mut skip = 0usize;
         loop {
@@ -425,6 +430,7 @@ impl Inner {
             delivered_points: self.delivered_points.load(Ordering::Relaxed),
             delivered_events: self.delivered_events.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
+            paced_rounds: self.paced_rounds.load(Ordering::Relaxed),
             dropped: self.drops.all(),
             queued_batches,
             queued_bytes,

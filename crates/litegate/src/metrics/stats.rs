@@ -111,6 +111,8 @@ pub struct MetricsStats {
     pub delivered_events: u64,
     /// Upload attempts that failed and will be retried.
     pub retries: u64,
+    /// Periodic (paced) upload rounds run so far.
+    pub paced_rounds: u64,
     /// Drops by reason (every reason present, zeros included).
     pub dropped: BTreeMap<DropReason, u64>,
     /// Batches waiting for upload.
