@@ -71,7 +71,9 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("counter_add_1thread");
     g.bench_function("litegate", |b| b.iter(|| lg_counter.add(black_box(1))));
-    g.bench_function("otel_sdk", |b| b.iter(|| otel_counter.add(black_box(1), &attrs)));
+    g.bench_function("otel_sdk", |b| {
+        b.iter(|| otel_counter.add(black_box(1), &attrs))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("histogram_record_1thread");

@@ -59,7 +59,10 @@ pub fn record_sample(m: &Metrics) -> (u64, u64) {
         &with(&[("accelerator", "cpu"), ("outcome", "error")]),
     )
     .add(1);
-    let latency = m.histogram(names::INFERENCE_LATENCY_MS, &with(&[("accelerator", "gpu")]));
+    let latency = m.histogram(
+        names::INFERENCE_LATENCY_MS,
+        &with(&[("accelerator", "gpu")]),
+    );
     for v in [3.2, 4.1, 5.0, 7.5, 12.0, 20.0] {
         latency.record(v);
     }
@@ -100,11 +103,17 @@ pub fn record_sample(m: &Metrics) -> (u64, u64) {
     );
     m.event(
         EventKind::Rollback,
-        &[("flag", "sample_flag".into()), ("reason", "guardrail".into())],
+        &[
+            ("flag", "sample_flag".into()),
+            ("reason", "guardrail".into()),
+        ],
     );
     m.event(
         EventKind::GuardrailTrip,
-        &[("guardrail", "error_rate".into()), ("value", AttrValue::Double(0.12))],
+        &[
+            ("guardrail", "error_rate".into()),
+            ("value", AttrValue::Double(0.12)),
+        ],
     );
     m.event(EventKind::Error, &[("code", AttrValue::Int(42))]);
     // Points: 2 runs + latency + load + compile + fallbacks + trips +

@@ -17,7 +17,13 @@ fn threads_record_while_persisting_and_uploading_totals_exact() {
     let rt = runtime();
     let collector = Collector::start(&rt);
     // Some retries in the mix.
-    collector.script(&[(503, None), (200, None), (429, Some("0")), (200, None), (502, None)]);
+    collector.script(&[
+        (503, None),
+        (200, None),
+        (429, Some("0")),
+        (200, None),
+        (502, None),
+    ]);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = config(Some(&collector.url), Some(dir.path()));
     c.persist_interval = Duration::from_millis(3);
@@ -76,10 +82,16 @@ fn threads_record_while_persisting_and_uploading_totals_exact() {
     assert_eq!(stats.queued_batches, 0, "{stats:?}");
     assert_eq!(stats.lost_items(), 0, "{stats:?}");
     let t = collector.totals();
-    assert_eq!(t.counter(names::INFERENCE_RUNS, "outcome=ok"), THREADS * OPS);
+    assert_eq!(
+        t.counter(names::INFERENCE_RUNS, "outcome=ok"),
+        THREADS * OPS
+    );
     for th in 0..THREADS {
         assert_eq!(t.counter("per_thread", &format!("thread={th}")), 2 * OPS);
-        assert_eq!(t.gauges[&("thread.progress".to_owned(), format!("thread={th}"))], OPS as f64);
+        assert_eq!(
+            t.gauges[&("thread.progress".to_owned(), format!("thread={th}"))],
+            OPS as f64
+        );
     }
     let (count, sum, buckets, min, max) =
         t.histograms[&(names::INFERENCE_LATENCY_MS.to_owned(), String::new())];
@@ -87,7 +99,10 @@ fn threads_record_while_persisting_and_uploading_totals_exact() {
     assert_eq!((count, buckets), (THREADS * OPS, THREADS * OPS));
     assert_eq!(sum, (THREADS * per_thread_sum) as f64);
     assert_eq!((min, max), (0.0, 999.0));
-    assert_eq!(t.events_named("litegate.fallback") as u64, THREADS * OPS / 1000);
+    assert_eq!(
+        t.events_named("litegate.fallback") as u64,
+        THREADS * OPS / 1000
+    );
     // The snapshot agrees.
     let snap = m.snapshot();
     let h = snap
@@ -102,6 +117,9 @@ fn threads_record_while_persisting_and_uploading_totals_exact() {
         }
         other => panic!("not a histogram: {other:?}"),
     }
-    assert!(collector.received().len() > 5, "uploads ran during recording");
+    assert!(
+        collector.received().len() > 5,
+        "uploads ran during recording"
+    );
     m.shutdown(Duration::from_secs(10)).expect("shutdown");
 }

@@ -90,7 +90,10 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
             BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("CHECKPOINT ").and_then(|n| n.parse::<u64>().ok()))
+                .filter_map(|l| {
+                    l.strip_prefix("CHECKPOINT ")
+                        .and_then(|n| n.parse::<u64>().ok())
+                })
                 .last()
                 .unwrap_or(0)
         });
@@ -100,8 +103,11 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
         let persisted = reader.join().expect("reader");
         total_checkpointed += persisted;
 
-        let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-            .expect("recovery pipeline");
+        let m = Metrics::new(
+            config(Some(&collector.url), Some(dir.path())),
+            rt.handle().clone(),
+        )
+        .expect("recovery pipeline");
         let s = m.flush_blocking(Duration::from_secs(60)).expect("flush");
         assert_eq!(s.queued_batches, 0, "run {run}: {s:?}");
         assert_eq!(s.lost_items(), 0, "run {run}: {s:?}");
@@ -109,7 +115,11 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
 
         // accepted_unique() asserts duplicates carry the same id and bytes.
         let accepted = collector.accepted_unique();
-        let all_accepted = collector.received().iter().filter(|r| r.status == 200).count();
+        let all_accepted = collector
+            .received()
+            .iter()
+            .filter(|r| r.status == 200)
+            .count();
         if all_accepted > accepted.len() {
             runs_with_duplicates += 1;
         }
@@ -124,7 +134,10 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
             .get(&("crash.value".to_owned(), String::new()))
             .copied()
             .unwrap_or((0, 0.0, 0, 0.0, 0.0));
-        assert!(h_count >= persisted && h_count <= persisted + CHUNK, "run {run}");
+        assert!(
+            h_count >= persisted && h_count <= persisted + CHUNK,
+            "run {run}"
+        );
         assert_eq!(h_buckets, h_count);
         // Values 1..=h_count, each exactly once.
         assert_eq!(h_sum, (h_count * (h_count + 1) / 2) as f64, "run {run}");
@@ -136,12 +149,24 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
                 .and_then(|kv| kv["value"]["intValue"].as_str())
                 .and_then(|s| s.parse().ok())
                 .expect("n attribute");
-            assert!(seen.insert(n), "run {run}: event {n} delivered under two batch ids");
+            assert!(
+                seen.insert(n),
+                "run {run}: event {n} delivered under two batch ids"
+            );
         }
         let events = seen.len() as u64;
-        assert!(events >= persisted && events <= persisted + CHUNK, "run {run}");
-        assert!(seen.iter().copied().eq(1..=events), "run {run}: events not a prefix");
+        assert!(
+            events >= persisted && events <= persisted + CHUNK,
+            "run {run}"
+        );
+        assert!(
+            seen.iter().copied().eq(1..=events),
+            "run {run}: events not a prefix"
+        );
     }
-    assert!(total_checkpointed > 0, "no run reached a checkpoint: the test proved nothing");
+    assert!(
+        total_checkpointed > 0,
+        "no run reached a checkpoint: the test proved nothing"
+    );
     eprintln!("{runs} crash runs, {total_checkpointed} ops checkpointed, {runs_with_duplicates} runs with re-sent batches");
 }

@@ -30,12 +30,19 @@ fn collector_500_then_503_retry_after_then_413_then_recovers() {
     let collector = Collector::start(&rt);
     collector.script(&[(500, None), (503, Some("1")), (200, None), (413, None)]);
     let dir = tempfile::tempdir().expect("tempdir");
-    let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-        .expect("metrics");
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(dir.path())),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
     let c = m.counter("faults.ops", &[]);
     c.add(10);
     let s = m.flush_blocking(WAIT).expect("flush 1");
-    assert_eq!((s.delivered_batches, s.retries, s.queued_batches), (1, 2, 0), "{s:?}");
+    assert_eq!(
+        (s.delivered_batches, s.retries, s.queued_batches),
+        (1, 2, 0),
+        "{s:?}"
+    );
     c.add(7);
     let s = m.flush_blocking(WAIT).expect("flush 2");
     assert_eq!(s.dropped(DropReason::RejectedByServer), 1, "{s:?}");
@@ -43,7 +50,11 @@ fn collector_500_then_503_retry_after_then_413_then_recovers() {
     c.add(5);
     m.flush_blocking(WAIT).expect("flush 3");
     let t = collector.totals();
-    assert_eq!(t.counter("faults.ops", ""), 15, "the 413'd batch is dropped, the rest exact");
+    assert_eq!(
+        t.counter("faults.ops", ""),
+        15,
+        "the 413'd batch is dropped, the rest exact"
+    );
     assert_eq!(t.counter(names::DROPPED, "reason=rejected_by_server"), 1);
     assert!(segments(dir.path()).is_empty(), "resolved segments deleted");
     let statuses: Vec<u16> = collector.received().iter().map(|r| r.status).collect();
@@ -57,18 +68,28 @@ fn undelivered_batches_survive_restart_with_same_id() {
     let collector = Collector::start(&rt);
     collector.script(&[(503, None); 8]);
     {
-        let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-            .expect("metrics");
+        let m = Metrics::new(
+            config(Some(&collector.url), Some(dir.path())),
+            rt.handle().clone(),
+        )
+        .expect("metrics");
         m.counter("survive", &[]).add(123);
         let s = m.flush_blocking(WAIT).expect("flush");
         assert_eq!((s.delivered_batches, s.queued_batches), (0, 1), "{s:?}");
         assert_eq!(segments(dir.path()).len(), 1, "kept on disk until a 2xx");
         m.shutdown(Duration::from_secs(5)).expect("shutdown");
     }
-    let failed_ids: Vec<String> = collector.received().iter().map(|r| r.batch_id.clone()).collect();
+    let failed_ids: Vec<String> = collector
+        .received()
+        .iter()
+        .map(|r| r.batch_id.clone())
+        .collect();
     assert_eq!(failed_ids.len(), 8);
-    let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-        .expect("metrics");
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(dir.path())),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
     m.flush_blocking(WAIT).expect("flush");
     let accepted = collector.accepted_unique();
     assert_eq!(accepted.len(), 1);
@@ -104,8 +125,11 @@ fn disk_budget_evicts_oldest_first() {
     }
     let rt = runtime();
     let collector = Collector::start(&rt);
-    let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-        .expect("metrics");
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(dir.path())),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
     m.flush_blocking(WAIT).expect("flush");
     let t = collector.totals();
     let got: Vec<String> = t
@@ -144,13 +168,20 @@ fn corrupted_and_truncated_segments_are_skipped_and_counted() {
     let b = fs::read(&segs[3]).expect("read");
     fs::write(&segs[3], &b[..b.len() - 7]).expect("write");
     // Garbage under a segment name, and an unfinished temp file.
-    fs::write(dir.path().join("seg-00000000000000000099.lgs"), b"not a segment").expect("write");
+    fs::write(
+        dir.path().join("seg-00000000000000000099.lgs"),
+        b"not a segment",
+    )
+    .expect("write");
     fs::write(dir.path().join("seg-00000000000000000100.tmp"), b"half").expect("write");
 
     let rt = runtime();
     let collector = Collector::start(&rt);
-    let m = Metrics::new(config(Some(&collector.url), Some(dir.path())), rt.handle().clone())
-        .expect("metrics");
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(dir.path())),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
     let s = m.flush_blocking(WAIT).expect("flush");
     assert_eq!(s.dropped(DropReason::CorruptedOnDisk), 3, "{s:?}");
     let t = collector.totals();
@@ -159,13 +190,18 @@ fn corrupted_and_truncated_segments_are_skipped_and_counted() {
     assert_eq!(t.counter("seg", "n=2") + t.counter("seg", "n=4"), 0);
     m.flush_blocking(WAIT).expect("flush");
     assert_eq!(
-        collector.totals().counter(names::DROPPED, "reason=corrupted_on_disk"),
+        collector
+            .totals()
+            .counter(names::DROPPED, "reason=corrupted_on_disk"),
         3
     );
     let left: Vec<PathBuf> = fs::read_dir(dir.path())
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
-    assert!(left.is_empty(), "everything resolved or discarded: {left:?}");
+    assert!(
+        left.is_empty(),
+        "everything resolved or discarded: {left:?}"
+    );
 }
 
 /// Makes `dir` unwritable. As root, permission bits do not stop writes, so
@@ -199,8 +235,11 @@ fn storage_becoming_read_only_degrades_to_memory_without_loss() {
     let dir = root.path().join("metrics");
     let rt = runtime();
     let collector = Collector::start(&rt);
-    let m = Metrics::new(config(Some(&collector.url), Some(&dir)), rt.handle().clone())
-        .expect("metrics");
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(&dir)),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
     let c = m.counter("ro.ops", &[]);
     let h = m.histogram("ro.latency", &[]);
     c.add(1);
@@ -223,7 +262,10 @@ fn storage_becoming_read_only_degrades_to_memory_without_loss() {
     assert!(t.counter(names::PERSIST_ERRORS, "") >= 1);
     restore();
     c.add(1);
-    assert!(m.checkpoint().expect("checkpoint").persisted, "disk used again once writable");
+    assert!(
+        m.checkpoint().expect("checkpoint").persisted,
+        "disk used again once writable"
+    );
     assert_eq!(m.stats().storage, StorageMode::Disk);
     m.flush_blocking(WAIT).expect("flush");
     assert_eq!(collector.totals().counter("ro.ops", ""), 8);
@@ -264,7 +306,9 @@ fn backlog_after_offline_period_drains_in_paced_rounds() {
         .accepted_unique()
         .iter()
         .take(3)
-        .map(|r| metrics_collector::Totals::from_requests(std::slice::from_ref(r)).counter("backlog", ""))
+        .map(|r| {
+            metrics_collector::Totals::from_requests(std::slice::from_ref(r)).counter("backlog", "")
+        })
         .collect();
     assert_eq!(firsts, vec![1, 2, 3]);
 }

@@ -17,7 +17,10 @@ fn totals_exact_across_flushes_and_retries() {
     collector.script(&[(503, None), (200, None), (200, None), (502, None)]);
     let m = Metrics::new(config(Some(&collector.url), None), rt.handle().clone()).expect("metrics");
     let ok = m.counter(names::INFERENCE_RUNS, &[("model", "m1"), ("outcome", "ok")]);
-    let err = m.counter(names::INFERENCE_RUNS, &[("outcome", "error"), ("model", "m1")]);
+    let err = m.counter(
+        names::INFERENCE_RUNS,
+        &[("outcome", "error"), ("model", "m1")],
+    );
     let lat = m.histogram(names::INFERENCE_LATENCY_MS, &[("model", "m1")]);
     let gauge = m.gauge("app.queue.depth", &[]);
     let mut expect_sum = 0.0;
@@ -36,20 +39,36 @@ fn totals_exact_across_flushes_and_retries() {
         gauge.set(round as f64 + 0.5);
         m.event(
             EventKind::Fallback,
-            &[("from", "gpu".into()), ("to", AttrValue::from("cpu")), ("round", (round as i64).into())],
+            &[
+                ("from", "gpu".into()),
+                ("to", AttrValue::from("cpu")),
+                ("round", (round as i64).into()),
+            ],
         );
         let stats = m.flush_blocking(WAIT).expect("flush");
         assert_eq!(stats.queued_batches, 0, "round {round}: {stats:?}");
     }
     let t = collector.totals();
-    assert_eq!(t.counter(names::INFERENCE_RUNS, "model=m1,outcome=ok"), 3000);
-    assert_eq!(t.counter(names::INFERENCE_RUNS, "model=m1,outcome=error"), 600);
-    let (count, sum, buckets, min, max) = t.histograms[&(names::INFERENCE_LATENCY_MS.to_owned(), "model=m1".to_owned())];
+    assert_eq!(
+        t.counter(names::INFERENCE_RUNS, "model=m1,outcome=ok"),
+        3000
+    );
+    assert_eq!(
+        t.counter(names::INFERENCE_RUNS, "model=m1,outcome=error"),
+        600
+    );
+    let (count, sum, buckets, min, max) = t.histograms[&(
+        names::INFERENCE_LATENCY_MS.to_owned(),
+        "model=m1".to_owned(),
+    )];
     assert_eq!(count, n_hist);
     assert_eq!(buckets, n_hist);
     assert_eq!(sum, expect_sum);
     assert_eq!((min, max), (0.0, 399.0));
-    assert_eq!(t.gauges[&("app.queue.depth".to_owned(), String::new())], 2.5);
+    assert_eq!(
+        t.gauges[&("app.queue.depth".to_owned(), String::new())],
+        2.5
+    );
     assert_eq!(t.events_named("litegate.fallback"), 3);
     let stats = m.stats();
     assert!(stats.retries >= 2, "{stats:?}");
@@ -88,8 +107,14 @@ fn requests_carry_resource_headers_and_gzip() {
     let got = collector.received();
     assert_eq!(got.len(), 3);
     for r in &got {
-        assert_eq!(r.headers.get("x-api-key").map(String::as_str), Some("secret-1"));
-        assert_eq!(r.headers.get("content-encoding").map(String::as_str), Some("gzip"));
+        assert_eq!(
+            r.headers.get("x-api-key").map(String::as_str),
+            Some("secret-1")
+        );
+        assert_eq!(
+            r.headers.get("content-encoding").map(String::as_str),
+            Some("gzip")
+        );
         assert_eq!(r.batch_id.len(), 32);
     }
     let attrs = |r: &metrics_collector::Received, key: &str| -> Option<String> {
@@ -107,14 +132,17 @@ fn requests_carry_resource_headers_and_gzip() {
     assert_eq!(attrs(&got[0], "service.name").as_deref(), Some("test-app"));
     assert_eq!(attrs(&got[0], "os.type").as_deref(), Some("android"));
     assert_eq!(attrs(&got[0], "litegate.config.version"), None);
-    assert_eq!(attrs(&got[1], "litegate.config.version").as_deref(), Some("42"));
+    assert_eq!(
+        attrs(&got[1], "litegate.config.version").as_deref(),
+        Some("42")
+    );
     assert_eq!(attrs(&got[2], "device.model").as_deref(), Some("Pixel 9"));
     assert_eq!(got[2].path, "/v1/logs");
     let rec = &got[2].json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
     assert_eq!(rec["severityNumber"], 17);
-    assert!(rec["attributes"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|kv| kv["key"] == "code" && kv["value"]["intValue"] == "7")));
+    assert!(rec["attributes"].as_array().is_some_and(|a| a
+        .iter()
+        .any(|kv| kv["key"] == "code" && kv["value"]["intValue"] == "7")));
 }
 
 #[test]
@@ -133,11 +161,21 @@ fn exposures_deduplicated_and_keys_hashed() {
     m.flush_blocking(WAIT).expect("flush");
     let t = collector.totals();
     assert_eq!(t.events_named("litegate.exposure"), 3);
-    assert_eq!(t.counter(names::FLAG_EXPOSURES, "flag=new_model,variation=on"), 6);
+    assert_eq!(
+        t.counter(names::FLAG_EXPOSURES, "flag=new_model,variation=on"),
+        6
+    );
     assert_eq!(m.stats().dropped(DropReason::DuplicateExposure), 4);
-    let all: Vec<u8> = collector.received().into_iter().flat_map(|r| r.body).collect();
+    let all: Vec<u8> = collector
+        .received()
+        .into_iter()
+        .flat_map(|r| r.body)
+        .collect();
     let text = String::from_utf8_lossy(&all);
-    assert!(!text.contains("user-1") && !text.contains("user-2"), "raw key uploaded");
+    assert!(
+        !text.contains("user-1") && !text.contains("user-2"),
+        "raw key uploaded"
+    );
     assert!(text.contains(&litegate::metrics::hash_targeting_key("app-salt", "user-1")));
     // The drop counts are uploaded as metrics themselves on the next cut.
     m.flush_blocking(WAIT).expect("flush");
@@ -174,7 +212,10 @@ fn blocking_flush_refused_inside_runtime() {
     let m = Metrics::new(config(None, None), rt.handle().clone()).expect("metrics");
     let m2 = m.clone();
     let r = rt.block_on(async move { m2.flush_blocking(Duration::from_secs(1)) });
-    assert!(matches!(r, Err(litegate::metrics::MetricsError::BlockingInRuntime)));
+    assert!(matches!(
+        r,
+        Err(litegate::metrics::MetricsError::BlockingInRuntime)
+    ));
     let stats = rt.block_on(m.flush()).expect("async flush");
     assert_eq!(stats.delivered_batches, 0);
 }

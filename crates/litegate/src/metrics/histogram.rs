@@ -207,7 +207,10 @@ impl HistogramCell {
         let zero_count = take(&self.zero[half], 0);
         let mut first: Option<usize> = None;
         let mut counts = vec![0u64; 0];
-        for (i, b) in self.buckets[half * BUCKETS..(half + 1) * BUCKETS].iter().enumerate() {
+        for (i, b) in self.buckets[half * BUCKETS..(half + 1) * BUCKETS]
+            .iter()
+            .enumerate()
+        {
             if b.load(Ordering::Relaxed) == 0 {
                 continue;
             }

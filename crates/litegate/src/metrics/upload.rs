@@ -70,14 +70,15 @@ impl RetryPolicy {
         match attempt {
             Attempt::ConnectionError => Verdict::Retry(None),
             Attempt::Status { code, .. } if (200..300).contains(code) => Verdict::Delivered,
-            Attempt::Status { code, retry_after } if matches!(code, 429 | 502 | 503 | 504) => {
-                Verdict::Retry(
-                    retry_after
-                        .as_deref()
-                        .and_then(parse_retry_after)
-                        .map(|d| d.min(self.retry_after_cap)),
-                )
-            }
+            Attempt::Status {
+                code: 429 | 502 | 503 | 504,
+                retry_after,
+            } => Verdict::Retry(
+                retry_after
+                    .as_deref()
+                    .and_then(parse_retry_after)
+                    .map(|d| d.min(self.retry_after_cap)),
+            ),
             Attempt::Status { code, .. }
                 if (500..600).contains(code) && attempts < self.max_attempts_other_5xx =>
             {

@@ -49,7 +49,10 @@ async fn handle(state: Arc<Mutex<State>>, path: &str, headers: HeaderMap, body: 
         == Some("gzip");
     let mut raw = Vec::new();
     if gz {
-        if flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut raw).is_err() {
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut raw)
+            .is_err()
+        {
             return (StatusCode::BAD_REQUEST, "bad gzip").into_response();
         }
     } else {
@@ -139,7 +142,10 @@ impl Collector {
             order.push(r.batch_id.clone());
             seen.insert(r.batch_id.clone(), r);
         }
-        order.into_iter().filter_map(|id| seen.remove(&id)).collect()
+        order
+            .into_iter()
+            .filter_map(|id| seen.remove(&id))
+            .collect()
     }
 
     pub fn totals(&self) -> Totals {
@@ -147,13 +153,16 @@ impl Collector {
     }
 }
 
+/// Histogram totals: (count, sum, bucket total incl. zero, min, max).
+pub type HistTotals = (u64, f64, u64, f64, f64);
+
 /// Sums over decoded OTLP requests.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Totals {
     /// (metric name, sorted labels "k=v,k=v") -> summed asInt.
     pub counters: BTreeMap<(String, String), u64>,
     /// (metric name, labels) -> (count, sum, bucket total incl. zero, min, max).
-    pub histograms: BTreeMap<(String, String), (u64, f64, u64, f64, f64)>,
+    pub histograms: BTreeMap<(String, String), HistTotals>,
     /// (metric name, labels) -> last gauge value.
     pub gauges: BTreeMap<(String, String), f64>,
     /// eventName -> log records.
@@ -216,10 +225,13 @@ impl Totals {
                                 .map(num)
                                 .sum::<u64>()
                                 + num(&dp["zeroCount"]);
-                            let e = t
-                                .histograms
-                                .entry((name.clone(), labels(dp)))
-                                .or_insert((0, 0.0, 0, f64::INFINITY, f64::NEG_INFINITY));
+                            let e = t.histograms.entry((name.clone(), labels(dp))).or_insert((
+                                0,
+                                0.0,
+                                0,
+                                f64::INFINITY,
+                                f64::NEG_INFINITY,
+                            ));
                             e.0 += num(&dp["count"]);
                             e.1 += dp["sum"].as_f64().unwrap_or(f64::NAN);
                             e.2 += buckets;
@@ -271,7 +283,10 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A test config: no periodic cut/upload interfering unless asked, fast retries.
-pub fn config(url: Option<&str>, dir: Option<&std::path::Path>) -> litegate::metrics::MetricsConfig {
+pub fn config(
+    url: Option<&str>,
+    dir: Option<&std::path::Path>,
+) -> litegate::metrics::MetricsConfig {
     let mut c = litegate::metrics::MetricsConfig::new("test-app");
     c.endpoint = url.map(str::to_owned);
     c.storage_dir = dir.map(std::path::Path::to_path_buf);
