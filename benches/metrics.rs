@@ -22,22 +22,22 @@ fn otel_attrs() -> [KeyValue; 3] {
     LABELS.map(|(k, v)| KeyValue::new(k, v))
 }
 
-/// Runs `op(i)` `iters` times on each of `threads` threads at once; returns
-/// the wall time (so per-iteration time is per op per thread).
+/// Runs `op(thread, i)` `iters` times on each of `threads` threads at once;
+/// returns the wall time (so per-iteration time is per op per thread).
 fn run_threads<F>(threads: usize, iters: u64, op: F) -> Duration
 where
-    F: Fn(u64) + Send + Sync + 'static,
+    F: Fn(u64, u64) + Send + Sync + 'static,
 {
     let op = Arc::new(op);
     let start = Arc::new(Barrier::new(threads + 1));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
+    let handles: Vec<_> = (0..threads as u64)
+        .map(|t| {
             let op = op.clone();
             let start = start.clone();
             std::thread::spawn(move || {
                 start.wait();
                 for i in 0..iters {
-                    op(i);
+                    op(t, i);
                 }
             })
         })
@@ -48,6 +48,12 @@ where
         let _ = h.join();
     }
     t0.elapsed()
+}
+
+/// A latency-like value stream: 0.0 to 499.9 ms; each thread walks it from
+/// its own starting point, as independent callers would.
+fn sample(thread: u64, i: u64) -> f64 {
+    (i.wrapping_mul(7919).wrapping_add(thread * 2503) % 5000) as f64 * 0.1
 }
 
 fn bench(c: &mut Criterion) {
@@ -77,17 +83,17 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("histogram_record_1thread");
-    let mut x = 0u64;
+    let mut i = 0u64;
     g.bench_function("litegate", |b| {
         b.iter(|| {
-            x = x.wrapping_add(7919);
-            lg_hist.record(black_box((x % 5000) as f64 * 0.1));
+            i += 1;
+            lg_hist.record(black_box(sample(0, i)));
         })
     });
     g.bench_function("otel_sdk", |b| {
         b.iter(|| {
-            x = x.wrapping_add(7919);
-            otel_hist.record(black_box((x % 5000) as f64 * 0.1), &attrs2);
+            i += 1;
+            otel_hist.record(black_box(sample(0, i)), &attrs2);
         })
     });
     g.finish();
@@ -97,7 +103,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("litegate", |b| {
         b.iter_custom(|iters| {
             let h = h.clone();
-            run_threads(2, iters, move |_| h.add(black_box(1)))
+            run_threads(2, iters, move |_, _| h.add(black_box(1)))
         })
     });
     let oc = otel_counter.clone();
@@ -105,7 +111,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let oc = oc.clone();
             let a = otel_attrs();
-            run_threads(2, iters, move |_| oc.add(black_box(1), &a))
+            run_threads(2, iters, move |_, _| oc.add(black_box(1), &a))
         })
     });
     g.finish();
@@ -115,9 +121,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("litegate", |b| {
         b.iter_custom(|iters| {
             let h = h.clone();
-            run_threads(2, iters, move |i| {
-                h.record(black_box((i.wrapping_mul(7919) % 5000) as f64 * 0.1))
-            })
+            run_threads(2, iters, move |t, i| h.record(black_box(sample(t, i))))
         })
     });
     let oh = otel_hist.clone();
@@ -125,9 +129,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let oh = oh.clone();
             let a = [otel_attrs()[0].clone(), otel_attrs()[1].clone()];
-            run_threads(2, iters, move |i| {
-                oh.record(black_box((i.wrapping_mul(7919) % 5000) as f64 * 0.1), &a)
-            })
+            run_threads(2, iters, move |t, i| oh.record(black_box(sample(t, i)), &a))
         })
     });
     g.finish();
