@@ -219,3 +219,52 @@ fn blocking_flush_refused_inside_runtime() {
     let stats = rt.block_on(m.flush()).expect("async flush");
     assert_eq!(stats.delivered_batches, 0);
 }
+
+#[test]
+fn large_cut_is_split_into_byte_bounded_batches() {
+    let rt = runtime();
+    let collector = Collector::start(&rt);
+    let mut c = config(Some(&collector.url), None);
+    c.max_batch_bytes = 8 * 1024;
+    let m = Metrics::new(c, rt.handle().clone()).expect("metrics");
+    for i in 0..300u64 {
+        m.counter("wide", &[("series", &format!("s{i:03}")), ("model", "m1")])
+            .add(i + 1);
+    }
+    for i in 0..20u64 {
+        m.histogram("wide.hist", &[("series", &format!("h{i:02}"))])
+            .record(1.0 + i as f64);
+    }
+    for i in 0..500i64 {
+        m.event(
+            EventKind::Error,
+            &[("code", i.into()), ("detail", "x".repeat(40).into())],
+        );
+    }
+    let s = m.flush_blocking(WAIT).expect("flush");
+    assert_eq!(s.queued_batches, 0);
+    let got = collector.received();
+    let metrics_reqs = got.iter().filter(|r| r.path == "/v1/metrics").count();
+    let logs_reqs = got.iter().filter(|r| r.path == "/v1/logs").count();
+    assert!(
+        metrics_reqs >= 3 && logs_reqs >= 3,
+        "{metrics_reqs} {logs_reqs}"
+    );
+    for r in &got {
+        assert!(
+            r.body.len() <= 8 * 1024 + 1024,
+            "batch of {} bytes",
+            r.body.len()
+        );
+    }
+    let t = collector.totals();
+    assert_eq!(t.counter_all_labels("wide"), (1..=300).sum::<u64>());
+    assert_eq!(
+        t.histograms
+            .keys()
+            .filter(|(n, _)| n == "wide.hist")
+            .count(),
+        20
+    );
+    assert_eq!(t.events_named("litegate.error"), 500);
+}

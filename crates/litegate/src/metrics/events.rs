@@ -108,14 +108,15 @@ impl Event {
             .iter()
             .map(|(k, v)| {
                 k.len()
-                    + 40
+                    + 48
                     + match v {
                         AttrValue::Str(s) => s.len(),
                         _ => 24,
                     }
             })
             .sum();
-        160 + attrs
+        // Measured against the OTLP/JSON log record encoding.
+        280 + attrs
     }
 }
 
@@ -249,7 +250,7 @@ mod tests {
         assert_eq!(q.take().len(), 2);
         let mut small = EventQueue::new(QueueBounds {
             max_events: 100,
-            max_bytes: 200,
+            max_bytes: 500,
         });
         assert!(small.push(e.clone()));
         assert!(!small.push(e));
