@@ -260,6 +260,9 @@ fn storage_becoming_read_only_degrades_to_memory_without_loss() {
     assert_eq!(t.counter("ro.ops", ""), 7);
     assert_eq!(t.histograms[&("ro.latency".to_owned(), String::new())].0, 2);
     assert!(t.counter(names::PERSIST_ERRORS, "") >= 1);
+    // Cut while unwritable and not uploaded: memory-only for now.
+    c.add(10);
+    assert!(!m.checkpoint().expect("checkpoint").persisted);
     restore();
     c.add(1);
     assert!(
@@ -267,8 +270,18 @@ fn storage_becoming_read_only_degrades_to_memory_without_loss() {
         "disk used again once writable"
     );
     assert_eq!(m.stats().storage, StorageMode::Disk);
+    // The memory-only batch was written too once the disk came back.
+    let on_disk: Vec<u8> = segments(&dir)
+        .iter()
+        .flat_map(|p| fs::read(p).unwrap_or_default())
+        .collect();
+    let text = String::from_utf8_lossy(&on_disk);
+    assert!(
+        text.contains(r#""name":"ro.ops","labels":[],"kind":"counter","value":10"#),
+        "{text}"
+    );
     m.flush_blocking(WAIT).expect("flush");
-    assert_eq!(collector.totals().counter("ro.ops", ""), 8);
+    assert_eq!(collector.totals().counter("ro.ops", ""), 18);
 }
 
 #[test]

@@ -252,6 +252,7 @@ impl Inner {
                         seq = Some(s);
                         report.persisted = true;
                         self.set_mode(StorageMode::Disk);
+                        self.persist_memory_only(store);
                     }
                     Err(e) => self.persist_error("write", &e),
                 }
@@ -282,6 +283,42 @@ impl Inner {
             self.resolve_on_disk(&mut cut, &old);
         }
         Ok(report)
+    }
+
+    /// After the disk came back: writes the batches that were queued while
+    /// it was failing, so they survive a kill from now on.
+    fn persist_memory_only(&self, store: &mut SegmentStore) {
+        let pending: Vec<Arc<Batch>> = self
+            .queue
+            .lock()
+            .batches
+            .iter()
+            .filter(|q| q.seq.is_none())
+            .map(|q| Arc::clone(&q.batch))
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let refs: Vec<&Batch> = pending.iter().map(|b| b.as_ref()).collect();
+        let Ok(bytes) = encode_segment(&refs) else {
+            return;
+        };
+        if store.bytes() + bytes.len() as u64 > store.budget() {
+            // Not evicting persisted data for it: it stays memory-only.
+            return;
+        }
+        let ids: Vec<String> = pending.iter().map(|b| b.id.clone()).collect();
+        match store.write(&bytes, ids) {
+            Ok(seq) => {
+                let mut q = self.queue.lock();
+                for entry in q.batches.iter_mut().filter(|e| e.seq.is_none()) {
+                    if pending.iter().any(|b| b.id == entry.batch.id) {
+                        entry.seq = Some(seq);
+                    }
+                }
+            }
+            Err(e) => self.persist_error("write", &e),
+        }
     }
 
     /// Moves the pipeline's own drop and error counts into their counters so

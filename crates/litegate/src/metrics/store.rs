@@ -179,6 +179,11 @@ impl SegmentStore {
         evicted
     }
 
+    /// The disk budget in bytes.
+    pub(crate) fn budget(&self) -> u64 {
+        self.budget
+    }
+
     /// `true` when `bytes` can ever fit the budget.
     pub(crate) fn fits_budget(&self, bytes: u64) -> bool {
         bytes <= self.budget
