@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod flags;
 mod signing;
+mod metrics_cmd;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -31,6 +32,9 @@ enum Command {
     Sign(signing::SignArgs),
     /// Verify a signed config; exit 1 with the reason when it does not hold.
     Verify(signing::VerifyArgs),
+    /// Record a fixed sample of every metric and event, upload it to an OTLP
+    /// endpoint, and report what was delivered (exit 1 if not all).
+    EmitSampleMetrics(metrics_cmd::EmitSampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => signing::keygen(&a),
         Command::Sign(a) => signing::sign(&a),
         Command::Verify(a) => signing::verify(&a),
+        Command::EmitSampleMetrics(a) => metrics_cmd::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -25,14 +25,14 @@ struct Walker<'l> {
 }
 
 impl Walker<'_> {
-    fn problem(&mut self, path: impl Into<String>, kind: ProblemKind) {
+    fn problem(&mut self, path: impl std::fmt::Display, kind: ProblemKind) {
         self.problems.push(Problem {
-            path: path.into(),
+            path: path.to_string(),
             kind,
         });
     }
 
-    fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v Map<String, Value>> {
         match v {
             Value::Object(m) => Some(m),
             _ => {
@@ -50,7 +50,7 @@ impl Walker<'_> {
     fn array<'v>(
         &mut self,
         v: &'v Value,
-        path: &str,
+        path: &Path<'_>,
         max: usize,
         what: &'static str,
     ) -> Option<&'v [Value]> {
@@ -79,7 +79,7 @@ impl Walker<'_> {
         }
     }
 
-    fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+    fn string<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v str> {
         match v {
             Value::String(s) if s.len() > self.limits.max_string_bytes => {
                 self.problem(
@@ -109,11 +109,11 @@ impl Walker<'_> {
         &mut self,
         m: &'v Map<String, Value>,
         field: &str,
-        path: &str,
+        path: &Path<'_>,
     ) -> Option<&'v Value> {
         let v = m.get(field);
         if v.is_none() {
-            self.problem(join(path, field), ProblemKind::Missing);
+            self.problem(path.field(field), ProblemKind::Missing);
         }
         v
     }
@@ -122,17 +122,17 @@ impl Walker<'_> {
         &mut self,
         m: &'v Map<String, Value>,
         field: &str,
-        path: &str,
+        path: &Path<'_>,
     ) -> Option<&'v str> {
         let v = self.required(m, field, path)?;
-        self.string(v, &join(path, field))
+        self.string(v, &path.field(field))
     }
 
     fn optional_bool(
         &mut self,
         m: &Map<String, Value>,
         field: &str,
-        path: &str,
+        path: &Path<'_>,
         default: bool,
     ) -> bool {
         match m.get(field) {
@@ -140,7 +140,7 @@ impl Walker<'_> {
             Some(Value::Bool(b)) => *b,
             Some(_) => {
                 self.problem(
-                    join(path, field),
+                    path.field(field),
                     ProblemKind::WrongType { expected: "a bool" },
                 );
                 default
@@ -149,7 +149,7 @@ impl Walker<'_> {
     }
 
     /// A percentage 0..=100 with at most 0.001 resolution, as buckets.
-    fn percent(&mut self, v: &Value, path: &str) -> Option<u32> {
+    fn percent(&mut self, v: &Value, path: &Path<'_>) -> Option<u32> {
         let Some(p) = v.as_f64() else {
             self.problem(
                 path,
@@ -169,7 +169,7 @@ impl Walker<'_> {
         Some((p * 1000.0).round() as u32)
     }
 
-    fn timestamp(&mut self, v: &Value, path: &str) -> Option<i64> {
+    fn timestamp(&mut self, v: &Value, path: &Path<'_>) -> Option<i64> {
         let s = self.string(v, path)?;
         match parse_rfc3339_ms(s) {
             Some(ms) => Some(ms),
@@ -180,13 +180,13 @@ impl Walker<'_> {
         }
     }
 
-    fn id_set(&mut self, v: Option<&Value>, path: &str) -> HashSet<Box<str>> {
-        let mut out = HashSet::new();
+    fn id_set(&mut self, v: Option<&Value>, path: &Path<'_>) -> KeySet {
+        let mut out = KeySet::default();
         let Some(v) = v else { return out };
         let max = self.limits.max_target_ids;
         if let Some(items) = self.array(v, path, max, "ids") {
             for (i, item) in items.iter().enumerate() {
-                if let Some(s) = self.string(item, &format!("{path}[{i}]")) {
+                if let Some(s) = self.string(item, &path.index(i)) {
                     out.insert(Box::from(s));
                 }
             }
@@ -195,11 +195,60 @@ impl Walker<'_> {
     }
 }
 
-fn join(path: &str, field: &str) -> String {
-    if path.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{path}.{field}")
+/// Where a value sits in the document, built on the stack as the walk
+/// descends and turned into text only when a problem is reported: parsing a
+/// clean document formats no paths.
+#[derive(Clone, Copy)]
+pub(super) struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    segment: Seg<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Root,
+    Field(&'a str),
+    Index(usize),
+}
+
+impl<'a> Path<'a> {
+    const ROOT: Path<'static> = Path {
+        parent: None,
+        segment: Seg::Root,
+    };
+
+    fn field<'b>(&'b self, name: &'b str) -> Path<'b> {
+        Path {
+            parent: Some(self),
+            segment: Seg::Field(name),
+        }
+    }
+
+    fn index(&self, i: usize) -> Path<'_> {
+        Path {
+            parent: Some(self),
+            segment: Seg::Index(i),
+        }
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+        }
+        match self.segment {
+            Seg::Root => Ok(()),
+            Seg::Field(name) => {
+                let at_root = self.parent.is_none_or(|p| matches!(p.segment, Seg::Root));
+                if at_root {
+                    f.write_str(name)
+                } else {
+                    write!(f, ".{name}")
+                }
+            }
+            Seg::Index(i) => write!(f, "[{i}]"),
+        }
     }
 }
 
@@ -215,6 +264,8 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         limits,
         problems: Vec::new(),
     };
+    let segments_path = Path::ROOT.field("segments");
+    let flags_path = Path::ROOT.field("flags");
     let Value::Object(mut top) = tree else {
         return Err(ConfigError::Invalid(vec![Problem {
             path: "(document)".into(),
@@ -234,7 +285,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         }
     }
     let environment = w
-        .required_str(&top, "environment", "")
+        .required_str(&top, "environment", &Path::ROOT)
         .map(Arc::<str>::from);
     if environment.as_deref() == Some("") {
         w.problem(
@@ -262,14 +313,14 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     };
     let global_disable = match top.get("global_disable") {
         None | Some(Value::Null) => None,
-        Some(v) => compile_switch(&mut w, v, "global_disable"),
+        Some(v) => compile_switch(&mut w, v, &Path::ROOT.field("global_disable")),
     };
 
     // Segments are shared by many flags, so a broken segment breaks the document.
     let mut segment_index: HashMap<&str, usize> = HashMap::new();
     let mut segment_values: Vec<(&str, &Value)> = Vec::new();
     if let Some(v) = top.get("segments") {
-        if let Some(m) = w.object(v, "segments") {
+        if let Some(m) = w.object(v, &segments_path) {
             if m.len() > limits.max_segments {
                 w.problem(
                     "segments",
@@ -292,7 +343,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     };
     let mut segments = Vec::with_capacity(segment_values.len());
     for (key, v) in &segment_values {
-        let path = format!("segments.{key}");
+        let path = segments_path.field(key);
         if let Some(seg) = compile_segment(&mut w, key, v, &path, &names) {
             segments.push(seg);
         }
@@ -302,7 +353,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     let empty = Map::new();
     let flag_map = match top.get("flags") {
         None => &empty,
-        Some(v) => w.object(v, "flags").unwrap_or(&empty),
+        Some(v) => w.object(v, &flags_path).unwrap_or(&empty),
     };
     if flag_map.len() > limits.max_flags {
         w.problem(
@@ -317,7 +368,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     if !w.problems.is_empty() {
         return Err(ConfigError::Invalid(w.problems));
     }
-    let flag_index: HashMap<Box<str>, usize> = flag_map
+    let flag_index: KeyMap<usize> = flag_map
         .keys()
         .enumerate()
         .map(|(i, k)| (Box::from(k.as_str()), i))
@@ -331,7 +382,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
             limits,
             problems: Vec::new(),
         };
-        let path = format!("flags.{key}");
+        let path = flags_path.field(key);
         let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
         let mut fingerprint = json_hash(v);
         if let Some(flag) = &flag {
@@ -375,12 +426,12 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
 }
 
 /// `{"active": bool, "reason": "..."}` → `Some(reason)` when active.
-fn compile_switch(w: &mut Walker, v: &Value, path: &str) -> Option<Arc<str>> {
+fn compile_switch(w: &mut Walker, v: &Value, path: &Path<'_>) -> Option<Arc<str>> {
     let m = w.object(v, path)?;
     let active = w.optional_bool(m, "active", path, false);
     let reason = match m.get("reason") {
         None => "",
-        Some(r) => w.string(r, &join(path, "reason")).unwrap_or(""),
+        Some(r) => w.string(r, &path.field("reason")).unwrap_or(""),
     };
     active.then(|| Arc::from(reason))
 }
@@ -393,15 +444,15 @@ fn compile_segment(
     w: &mut Walker,
     key: &str,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     names: &Names,
 ) -> Option<Segment> {
     let m = w.object(v, path)?;
-    let included = w.id_set(m.get("included"), &join(path, "included"));
-    let excluded = w.id_set(m.get("excluded"), &join(path, "excluded"));
+    let included = w.id_set(m.get("included"), &path.field("included"));
+    let excluded = w.id_set(m.get("excluded"), &path.field("excluded"));
     let clauses = match m.get("clauses") {
         None => Vec::new(),
-        Some(c) => compile_clauses(w, c, &join(path, "clauses"), names, false)?,
+        Some(c) => compile_clauses(w, c, &path.field("clauses"), names, false)?,
     };
     Some(Segment {
         key: Arc::from(key),
@@ -415,9 +466,9 @@ fn compile_flag(
     w: &mut Walker,
     key: &str,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     names: &Names,
-    flag_index: &HashMap<Box<str>, usize>,
+    flag_index: &KeyMap<usize>,
 ) -> Option<Flag> {
     if key.is_empty() || key.len() > w.limits.max_string_bytes {
         w.problem(
@@ -434,7 +485,7 @@ fn compile_flag(
         "json" | "object" => FlagKind::Json,
         other => {
             w.problem(
-                join(path, "type"),
+                path.field("type"),
                 ProblemKind::UnknownFlagType(other.to_owned()),
             );
             return None;
@@ -443,23 +494,23 @@ fn compile_flag(
     let enabled = w.optional_bool(m, "enabled", path, true);
     let salt: Box<str> = match m.get("salt") {
         None | Some(Value::Null) => Box::from(key),
-        Some(s) => Box::from(w.string(s, &join(path, "salt")).unwrap_or(key)),
+        Some(s) => Box::from(w.string(s, &path.field("salt")).unwrap_or(key)),
     };
 
     // Variations, in document order.
-    let vpath = join(path, "variations");
+    let vpath = path.field("variations");
     let vraw = w_required(w, m, "variations", path)?;
     let vmap = w.object(vraw, &vpath)?;
     if vmap.is_empty() {
         w.problem(
-            &vpath,
+            vpath,
             ProblemKind::Invalid("a flag needs at least one variation".into()),
         );
         return None;
     }
     if vmap.len() > w.limits.max_variations {
         w.problem(
-            &vpath,
+            vpath,
             ProblemKind::LimitExceeded {
                 what: "variations",
                 limit: w.limits.max_variations,
@@ -470,7 +521,7 @@ fn compile_flag(
     }
     let mut variations = Vec::with_capacity(vmap.len());
     for (name, value) in vmap {
-        let p = join(&vpath, name);
+        let p = vpath.field(name);
         if let Some(value) = compile_value(w, kind, value, &p) {
             variations.push(Variation {
                 key: Arc::from(name.as_str()),
@@ -478,7 +529,7 @@ fn compile_flag(
             });
         }
     }
-    let lookup = |w: &mut Walker, name: &str, p: &str| -> Option<usize> {
+    let lookup = |w: &mut Walker, name: &str, p: &Path<'_>| -> Option<usize> {
         let i = variations.iter().position(|v| &*v.key == name);
         if i.is_none() {
             w.problem(p, ProblemKind::UnknownVariation(name.to_owned()));
@@ -486,15 +537,15 @@ fn compile_flag(
         i
     };
     let off_name = w.required_str(m, "off_variation", path);
-    let off_variation = off_name.and_then(|n| lookup(w, n, &join(path, "off_variation")));
+    let off_variation = off_name.and_then(|n| lookup(w, n, &path.field("off_variation")));
     let kill_switch = match m.get("kill_switch") {
         None | Some(Value::Null) => None,
-        Some(v) => compile_switch(w, v, &join(path, "kill_switch")),
+        Some(v) => compile_switch(w, v, &path.field("kill_switch")),
     };
 
     let mut prerequisites = Vec::new();
     if let Some(v) = m.get("prerequisites") {
-        let p = join(path, "prerequisites");
+        let p = path.field("prerequisites");
         let max = w.limits.max_prerequisites;
         for (i, item) in w
             .array(v, &p, max, "prerequisites")
@@ -502,7 +553,7 @@ fn compile_flag(
             .iter()
             .enumerate()
         {
-            let ip = format!("{p}[{i}]");
+            let ip = p.index(i);
             let Some(pm) = w.object(item, &ip) else {
                 continue;
             };
@@ -511,7 +562,7 @@ fn compile_flag(
             };
             let Some(&flag) = flag_index.get(flag_key) else {
                 w.problem(
-                    join(&ip, "flag"),
+                    ip.field("flag"),
                     ProblemKind::UnknownFlag(flag_key.to_owned()),
                 );
                 continue;
@@ -519,24 +570,24 @@ fn compile_flag(
             let mut wanted = Vec::new();
             match (pm.get("variations"), pm.get("variation")) {
                 (Some(list), _) => {
-                    let lp = join(&ip, "variations");
+                    let lp = ip.field("variations");
                     for (j, x) in w
                         .array(list, &lp, 100, "variations")
                         .unwrap_or(&[])
                         .iter()
                         .enumerate()
                     {
-                        if let Some(s) = w.string(x, &format!("{lp}[{j}]")) {
+                        if let Some(s) = w.string(x, &lp.index(j)) {
                             wanted.push(Arc::from(s));
                         }
                     }
                 }
                 (None, Some(one)) => {
-                    if let Some(s) = w.string(one, &join(&ip, "variation")) {
+                    if let Some(s) = w.string(one, &ip.field("variation")) {
                         wanted.push(Arc::from(s));
                     }
                 }
-                (None, None) => w.problem(join(&ip, "variations"), ProblemKind::Missing),
+                (None, None) => w.problem(ip.field("variations"), ProblemKind::Missing),
             }
             prerequisites.push(Prerequisite {
                 flag,
@@ -547,7 +598,7 @@ fn compile_flag(
 
     let mut targets = Vec::new();
     if let Some(v) = m.get("targets") {
-        let p = join(path, "targets");
+        let p = path.field("targets");
         let max = w.limits.max_variations;
         for (i, item) in w
             .array(v, &p, max, "target lists")
@@ -555,15 +606,15 @@ fn compile_flag(
             .iter()
             .enumerate()
         {
-            let ip = format!("{p}[{i}]");
+            let ip = p.index(i);
             let Some(tm) = w.object(item, &ip) else {
                 continue;
             };
             let variation = w
                 .required_str(tm, "variation", &ip)
-                .and_then(|n| lookup(w, n, &join(&ip, "variation")));
+                .and_then(|n| lookup(w, n, &ip.field("variation")));
             let ids_raw = w_required(w, tm, "ids", &ip);
-            let ids = w.id_set(ids_raw, &join(&ip, "ids"));
+            let ids = w.id_set(ids_raw, &ip.field("ids"));
             if let Some(variation) = variation {
                 targets.push(Target { variation, ids });
             }
@@ -572,7 +623,7 @@ fn compile_flag(
 
     let rollout = match m.get("rollout") {
         None | Some(Value::Null) => None,
-        Some(v) => compile_rollout(w, v, &join(path, "rollout")),
+        Some(v) => compile_rollout(w, v, &path.field("rollout")),
     };
     let ctx = ServeCtx {
         lookup: &lookup,
@@ -581,7 +632,7 @@ fn compile_flag(
 
     let mut rules = Vec::new();
     if let Some(v) = m.get("rules") {
-        let p = join(path, "rules");
+        let p = path.field("rules");
         let max = w.limits.max_rules;
         let mut ids = HashSet::new();
         for (i, item) in w
@@ -590,33 +641,30 @@ fn compile_flag(
             .iter()
             .enumerate()
         {
-            let ip = format!("{p}[{i}]");
+            let ip = p.index(i);
             let Some(rm) = w.object(item, &ip) else {
                 continue;
             };
             let id: Arc<str> = match rm.get("id") {
                 None => Arc::from(format!("rule-{i}")),
-                Some(v) => Arc::from(w.string(v, &join(&ip, "id")).unwrap_or("")),
+                Some(v) => Arc::from(w.string(v, &ip.field("id")).unwrap_or("")),
             };
             if !ids.insert(id.clone()) {
-                w.problem(
-                    join(&ip, "id"),
-                    ProblemKind::DuplicateRuleId(id.to_string()),
-                );
+                w.problem(ip.field("id"), ProblemKind::DuplicateRuleId(id.to_string()));
             }
             let clauses = match rm.get("clauses") {
                 None => Some(Vec::new()),
-                Some(c) => compile_clauses(w, c, &join(&ip, "clauses"), names, true),
+                Some(c) => compile_clauses(w, c, &ip.field("clauses"), names, true),
             };
             let serve = w_required(w, rm, "serve", &ip)
-                .and_then(|s| compile_serve(w, s, &join(&ip, "serve"), &ctx));
+                .and_then(|s| compile_serve(w, s, &ip.field("serve"), &ctx));
             if let (Some(clauses), Some(serve)) = (clauses, serve) {
                 rules.push(Rule { id, clauses, serve });
             }
         }
     }
     let fallthrough = w_required(w, m, "fallthrough", path)
-        .and_then(|s| compile_serve(w, s, &join(path, "fallthrough"), &ctx));
+        .and_then(|s| compile_serve(w, s, &path.field("fallthrough"), &ctx));
 
     Some(Flag {
         key: Arc::from(key),
@@ -639,12 +687,12 @@ fn w_required<'v>(
     w: &mut Walker,
     m: &'v Map<String, Value>,
     field: &str,
-    path: &str,
+    path: &Path<'_>,
 ) -> Option<&'v Value> {
     w.required(m, field, path)
 }
 
-fn compile_value(w: &mut Walker, kind: FlagKind, v: &Value, path: &str) -> Option<FlagValue> {
+fn compile_value(w: &mut Walker, kind: FlagKind, v: &Value, path: &Path<'_>) -> Option<FlagValue> {
     let value = match (kind, v) {
         (FlagKind::Bool, Value::Bool(b)) => FlagValue::Bool(*b),
         (FlagKind::String, Value::String(_)) => FlagValue::String(Arc::from(w.string(v, path)?)),
@@ -660,14 +708,14 @@ fn compile_value(w: &mut Walker, kind: FlagKind, v: &Value, path: &str) -> Optio
 }
 
 struct ServeCtx<'a> {
-    lookup: &'a dyn Fn(&mut Walker, &str, &str) -> Option<usize>,
+    lookup: &'a dyn Fn(&mut Walker, &str, &Path<'_>) -> Option<usize>,
     has_rollout: bool,
 }
 
-fn compile_bucket_by(w: &mut Walker, m: &Map<String, Value>, path: &str) -> BucketBy {
+fn compile_bucket_by(w: &mut Walker, m: &Map<String, Value>, path: &Path<'_>) -> BucketBy {
     match m.get("bucket_by") {
         None | Some(Value::Null) => BucketBy::TargetingKey,
-        Some(v) => match w.string(v, &join(path, "bucket_by")) {
+        Some(v) => match w.string(v, &path.field("bucket_by")) {
             Some(name) => match AttrRef::parse(name) {
                 AttrRef::TargetingKey => BucketBy::TargetingKey,
                 AttrRef::DeviceId => BucketBy::DeviceId,
@@ -678,7 +726,7 @@ fn compile_bucket_by(w: &mut Walker, m: &Map<String, Value>, path: &str) -> Buck
     }
 }
 
-fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Option<Serve> {
+fn compile_serve(w: &mut Walker, v: &Value, path: &Path<'_>, ctx: &ServeCtx) -> Option<Serve> {
     let m = w.object(v, path)?;
     let kinds: Vec<&str> = ["variation", "percentage", "split", "phased"]
         .into_iter()
@@ -696,21 +744,21 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Optio
     let lookup = ctx.lookup;
     match kinds[0] {
         "variation" => {
-            let p = join(path, "variation");
+            let p = path.field("variation");
             let name = w.string(&m["variation"], &p)?;
             lookup(w, name, &p).map(Serve::Variation)
         }
         "percentage" => {
-            let p = join(path, "percentage");
+            let p = path.field("percentage");
             let pm = w.object(&m["percentage"], &p)?;
             let buckets =
-                w_required(w, pm, "percent", &p).and_then(|x| w.percent(x, &join(&p, "percent")));
+                w_required(w, pm, "percent", &p).and_then(|x| w.percent(x, &p.field("percent")));
             let variation = w
                 .required_str(pm, "variation", &p)
-                .and_then(|n| lookup(w, n, &join(&p, "variation")));
+                .and_then(|n| lookup(w, n, &p.field("variation")));
             let otherwise = w
                 .required_str(pm, "otherwise", &p)
-                .and_then(|n| lookup(w, n, &join(&p, "otherwise")));
+                .and_then(|n| lookup(w, n, &p.field("otherwise")));
             let bucket_by = compile_bucket_by(w, pm, &p);
             Some(Serve::Percentage {
                 buckets: buckets?,
@@ -720,15 +768,15 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Optio
             })
         }
         "split" => {
-            let p = join(path, "split");
+            let p = path.field("split");
             let sm = w.object(&m["split"], &p)?;
-            let ap = join(&p, "arms");
+            let ap = p.field("arms");
             let max = w.limits.max_variations;
             let arms_raw = w_required(w, sm, "arms", &p)?;
             let arms_v = w.array(arms_raw, &ap, max, "split arms")?;
             if arms_v.is_empty() {
                 w.problem(
-                    &ap,
+                    ap,
                     ProblemKind::Invalid("a split needs at least one arm".into()),
                 );
                 return None;
@@ -738,16 +786,16 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Optio
             let mut sum = 0.0;
             let mut ok = true;
             for (i, a) in arms_v.iter().enumerate() {
-                let ip = format!("{ap}[{i}]");
+                let ip = ap.index(i);
                 let Some(am) = w.object(a, &ip) else {
                     ok = false;
                     continue;
                 };
                 let variation = w
                     .required_str(am, "variation", &ip)
-                    .and_then(|n| lookup(w, n, &join(&ip, "variation")));
+                    .and_then(|n| lookup(w, n, &ip.field("variation")));
                 let weight = w_required(w, am, "weight", &ip)
-                    .and_then(|x| w.percent(x, &join(&ip, "weight")));
+                    .and_then(|x| w.percent(x, &ip.field("weight")));
                 if let Some(x) = am.get("weight").and_then(Value::as_f64) {
                     sum += x;
                 }
@@ -760,27 +808,27 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Optio
                 }
             }
             if ok && total != BUCKETS {
-                w.problem(&ap, ProblemKind::WeightsSum { sum });
+                w.problem(ap, ProblemKind::WeightsSum { sum });
                 return None;
             }
             let bucket_by = compile_bucket_by(w, sm, &p);
             ok.then_some(Serve::Split { arms, bucket_by })
         }
         _ => {
-            let p = join(path, "phased");
+            let p = path.field("phased");
             let pm = w.object(&m["phased"], &p)?;
             if !ctx.has_rollout {
                 w.problem(
-                    &p,
+                    p,
                     ProblemKind::Invalid("a `phased` serve needs the flag's `rollout`".into()),
                 );
             }
             let variation = w
                 .required_str(pm, "variation", &p)
-                .and_then(|n| lookup(w, n, &join(&p, "variation")));
+                .and_then(|n| lookup(w, n, &p.field("variation")));
             let otherwise = w
                 .required_str(pm, "otherwise", &p)
-                .and_then(|n| lookup(w, n, &join(&p, "otherwise")));
+                .and_then(|n| lookup(w, n, &p.field("otherwise")));
             let bucket_by = compile_bucket_by(w, pm, &p);
             Some(Serve::Phased {
                 variation: variation?,
@@ -791,45 +839,45 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &str, ctx: &ServeCtx) -> Optio
     }
 }
 
-fn compile_rollout(w: &mut Walker, v: &Value, path: &str) -> Option<PhasedRollout> {
+fn compile_rollout(w: &mut Walker, v: &Value, path: &Path<'_>) -> Option<PhasedRollout> {
     let m = w.object(v, path)?;
-    let pp = join(path, "phases");
+    let pp = path.field("phases");
     let max = w.limits.max_phases;
     let phases_raw = w_required(w, m, "phases", path)?;
     let items = w.array(phases_raw, &pp, max, "phases")?;
     if items.is_empty() {
         w.problem(
-            &pp,
+            pp,
             ProblemKind::Invalid("a rollout needs at least one phase".into()),
         );
         return None;
     }
     let mut phases = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let ip = format!("{pp}[{i}]");
+        let ip = pp.index(i);
         let Some(pm) = w.object(item, &ip) else {
             continue;
         };
         let name = w.required_str(pm, "name", &ip);
         let buckets =
-            w_required(w, pm, "percent", &ip).and_then(|x| w.percent(x, &join(&ip, "percent")));
+            w_required(w, pm, "percent", &ip).and_then(|x| w.percent(x, &ip.field("percent")));
         let start_ms = match pm.get("start") {
             None | Some(Value::Null) => None,
-            Some(s) => w.timestamp(s, &join(&ip, "start")),
+            Some(s) => w.timestamp(s, &ip.field("start")),
         };
         if let (Some(name), Some(buckets)) = (name, buckets) {
             if let Some(prev) = phases.last() {
                 let prev: &Phase = prev;
                 if buckets < prev.buckets {
                     w.problem(
-                        &ip,
+                        ip,
                         ProblemKind::Invalid("phase percentages must not decrease".into()),
                     );
                 }
                 if let (Some(a), Some(b)) = (prev.start_ms, start_ms) {
                     if b < a {
                         w.problem(
-                            join(&ip, "start"),
+                            ip.field("start"),
                             ProblemKind::Invalid("phase starts must not go back in time".into()),
                         );
                     }
@@ -845,18 +893,23 @@ fn compile_rollout(w: &mut Walker, v: &Value, path: &str) -> Option<PhasedRollou
     let state = match m.get("state") {
         // No state: the schedule alone drives the rollout from its first phase.
         None | Some(Value::Null) => RolloutState::Running { phase: 0 },
-        Some(s) => compile_state(w, s, &join(path, "state"), &phases)?,
+        Some(s) => compile_state(w, s, &path.field("state"), &phases)?,
     };
     // A running rollout whose first phase has a start time in the future has
     // not begun yet; that is handled at evaluation by `start_ms`.
     Some(PhasedRollout { phases, state })
 }
 
-fn compile_state(w: &mut Walker, v: &Value, path: &str, phases: &[Phase]) -> Option<RolloutState> {
+fn compile_state(
+    w: &mut Walker,
+    v: &Value,
+    path: &Path<'_>,
+    phases: &[Phase],
+) -> Option<RolloutState> {
     let m = w.object(v, path)?;
     let status = w.required_str(m, "status", path)?;
     let phase = |w: &mut Walker| -> Option<usize> {
-        let p = join(path, "phase");
+        let p = path.field("phase");
         let name = w.required_str(m, "phase", path)?;
         let i = phases.iter().position(|ph| &*ph.name == name);
         if i.is_none() {
@@ -872,7 +925,7 @@ fn compile_state(w: &mut Walker, v: &Value, path: &str, phases: &[Phase]) -> Opt
         "complete" => RolloutState::Complete,
         other => {
             w.problem(
-                join(path, "status"),
+                path.field("status"),
                 ProblemKind::Invalid(format!(
                     "unknown status `{other}` (expected not_started, running, paused, rolled_back or complete)"
                 )),
@@ -885,7 +938,7 @@ fn compile_state(w: &mut Walker, v: &Value, path: &str, phases: &[Phase]) -> Opt
 fn compile_clauses(
     w: &mut Walker,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     names: &Names,
     allow_segments: bool,
 ) -> Option<Vec<Clause>> {
@@ -895,7 +948,7 @@ fn compile_clauses(
     let clauses: Vec<Clause> = items
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| compile_clause(w, c, &format!("{path}[{i}]"), names, allow_segments))
+        .filter_map(|(i, c)| compile_clause(w, c, &path.index(i), names, allow_segments))
         .collect();
     (w.problems.len() == before).then_some(clauses)
 }
@@ -903,7 +956,7 @@ fn compile_clauses(
 fn compile_clause(
     w: &mut Walker,
     v: &Value,
-    path: &str,
+    path: &Path<'_>,
     names: &Names,
     allow_segments: bool,
 ) -> Option<Clause> {
@@ -911,7 +964,7 @@ fn compile_clause(
     let op_name = w.required_str(m, "op", path)?;
     let mut negate = w.optional_bool(m, "negate", path, false);
     let case_insensitive = w.optional_bool(m, "case_insensitive", path, false);
-    let vp = join(path, "values");
+    let vp = path.field("values");
     let max = w.limits.max_clause_values;
     let values_raw = w_required(w, m, "values", path)?;
     let values = w.array(values_raw, &vp, max, "clause values")?;
@@ -936,7 +989,7 @@ fn compile_clause(
     let strings = |w: &mut Walker, fold: bool| -> Option<Vec<Box<str>>> {
         let mut out = Vec::with_capacity(values.len());
         for (i, x) in values.iter().enumerate() {
-            let s = w.string(x, &format!("{vp}[{i}]"))?;
+            let s = w.string(x, &vp.index(i))?;
             out.push(if fold {
                 Box::from(s.to_lowercase())
             } else {
@@ -952,7 +1005,7 @@ fn compile_clause(
                 Some(n) if n.is_finite() => out.push(n),
                 _ => {
                     w.problem(
-                        format!("{vp}[{i}]"),
+                        vp.index(i),
                         ProblemKind::WrongType {
                             expected: "a finite number",
                         },
@@ -966,7 +1019,7 @@ fn compile_clause(
     let semvers = |w: &mut Walker| -> Option<Vec<semver::Version>> {
         let mut out = Vec::with_capacity(values.len());
         for (i, x) in values.iter().enumerate() {
-            let p = format!("{vp}[{i}]");
+            let p = vp.index(i);
             let s = w.string(x, &p)?;
             match crate::eval::parse_semver_lenient(s) {
                 Some(v) => out.push(v),
@@ -981,7 +1034,7 @@ fn compile_clause(
     let times = |w: &mut Walker| -> Option<Vec<i64>> {
         let mut out = Vec::with_capacity(values.len());
         for (i, x) in values.iter().enumerate() {
-            out.push(w.timestamp(x, &format!("{vp}[{i}]"))?);
+            out.push(w.timestamp(x, &vp.index(i))?);
         }
         Some(out)
     };
@@ -989,7 +1042,8 @@ fn compile_clause(
     let op = match base {
         "in" => {
             let mut set = ValueSet {
-                strings: HashSet::new(),
+                strings: KeySet::default(),
+                small: Vec::new(),
                 folded: Vec::new(),
                 numbers: Vec::new(),
                 bools: Vec::new(),
@@ -997,27 +1051,27 @@ fn compile_clause(
             for (i, x) in values.iter().enumerate() {
                 match x {
                     Value::String(_) => {
-                        let s = w.string(x, &format!("{vp}[{i}]"))?;
+                        let s = w.string(x, &vp.index(i))?;
                         if case_insensitive {
                             set.folded.push(Box::from(s.to_lowercase()));
                         }
-                        set.strings.insert(Box::from(s));
+                        set.small.push(Box::from(s));
                     }
                     Value::Number(n) => match n.as_f64() {
                         Some(f) if f.is_finite() => set.numbers.push(f),
-                        _ => w.problem(
-                            format!("{vp}[{i}]"),
-                            ProblemKind::InvalidNumber(n.to_string()),
-                        ),
+                        _ => w.problem(vp.index(i), ProblemKind::InvalidNumber(n.to_string())),
                     },
                     Value::Bool(b) => set.bools.push(*b),
                     _ => w.problem(
-                        format!("{vp}[{i}]"),
+                        vp.index(i),
                         ProblemKind::WrongType {
                             expected: "a string, number or bool",
                         },
                     ),
                 }
+            }
+            if set.small.len() > ValueSet::SMALL {
+                set.strings = set.small.drain(..).collect();
             }
             Op::In(set)
         }
@@ -1040,7 +1094,7 @@ fn compile_clause(
         "matches" => {
             let mut out = Vec::with_capacity(values.len());
             for (i, x) in values.iter().enumerate() {
-                let p = format!("{vp}[{i}]");
+                let p = vp.index(i);
                 let pattern = w.string(x, &p)?;
                 if pattern.len() > w.limits.max_regex_bytes {
                     w.problem(
@@ -1071,7 +1125,7 @@ fn compile_clause(
         "in_cidr" => {
             let mut out = Vec::with_capacity(values.len());
             for (i, x) in values.iter().enumerate() {
-                let p = format!("{vp}[{i}]");
+                let p = vp.index(i);
                 let s = w.string(x, &p)?;
                 match parse_cidr(s) {
                     Some(c) => out.push(c),
@@ -1086,14 +1140,14 @@ fn compile_clause(
         "in_segment" => {
             if !allow_segments {
                 w.problem(
-                    join(path, "op"),
+                    path.field("op"),
                     ProblemKind::Invalid("segments cannot refer to segments".into()),
                 );
                 return None;
             }
             let mut out = Vec::with_capacity(values.len());
             for (i, x) in values.iter().enumerate() {
-                let p = format!("{vp}[{i}]");
+                let p = vp.index(i);
                 let s = w.string(x, &p)?;
                 match names.segments.get(s) {
                     Some(&idx) => out.push(idx),
@@ -1107,7 +1161,7 @@ fn compile_clause(
         }
         other => {
             w.problem(
-                join(path, "op"),
+                path.field("op"),
                 ProblemKind::UnknownOperator(other.to_owned()),
             );
             return None;
@@ -1190,9 +1244,46 @@ fn find_prerequisite_cycle(flags: &[FlagEntry]) -> Option<Vec<String>> {
     None
 }
 
-/// XXH3 of a JSON value's canonical form (serde_json's map is key-ordered).
+/// A 64-bit hash of a JSON value's structure and content, fed straight from
+/// the tree (no serialization). Object keys hash in document order, so a
+/// reordered but equal flag reads as changed (a spurious listener call, never
+/// a missed one). Used only to notice changes between
+/// documents from the same trusted source, so the fast [`KeyHasher`] is
+/// enough (a streaming XXH3 fed this many small writes cost 40% of parsing).
 fn json_hash(v: &Value) -> u64 {
-    twox_hash::XxHash3_64::oneshot(&serde_json::to_vec(v).unwrap_or_default())
+    use std::hash::Hasher;
+    fn feed(h: &mut KeyHasher, v: &Value) {
+        match v {
+            Value::Null => h.write_u8(0),
+            Value::Bool(b) => h.write(&[1, u8::from(*b)]),
+            Value::Number(n) => {
+                h.write_u8(2);
+                h.write_u64(n.as_f64().unwrap_or(0.0).to_bits());
+            }
+            Value::String(s) => {
+                h.write_u8(3);
+                h.write_usize(s.len());
+                h.write(s.as_bytes());
+            }
+            Value::Array(a) => {
+                h.write_u8(4);
+                h.write_usize(a.len());
+                a.iter().for_each(|x| feed(h, x));
+            }
+            Value::Object(m) => {
+                h.write_u8(5);
+                h.write_usize(m.len());
+                for (k, x) in m {
+                    h.write_usize(k.len());
+                    h.write(k.as_bytes());
+                    feed(h, x);
+                }
+            }
+        }
+    }
+    let mut h = KeyHasher::default();
+    feed(&mut h, v);
+    h.finish()
 }
 
 /// Indices of the segments a flag's rules refer to, in rule order.

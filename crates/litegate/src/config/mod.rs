@@ -18,7 +18,6 @@ pub(crate) use compile::parse_cidr;
 /// Parses an RFC 3339 timestamp (`2026-11-22T18:00:00Z`) into unix milliseconds.
 pub use compile::parse_rfc3339_ms as parse_timestamp_ms;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The only format version this SDK reads.
@@ -237,7 +236,7 @@ pub struct Document {
     /// `Some(reason)` when the global "disable everything" switch is on.
     pub global_disable: Option<Arc<str>>,
     pub(crate) flags: Vec<FlagEntry>,
-    pub(crate) flag_index: HashMap<Box<str>, usize>,
+    pub(crate) flag_index: KeyMap<usize>,
     fingerprints: Vec<u64>,
     pub(crate) segments: Vec<Segment>,
     problems: Vec<Problem>,
