@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
-mod signing;
 mod metrics_cmd;
+mod signing;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]

@@ -22,7 +22,9 @@ impl Client {
         };
         let overrides = self.shared.overrides.read().clone();
         let disables = self.shared.disables.read().clone();
-        let evaluator = Evaluator::new().with_overrides(&overrides).with_disables(&disables);
+        let evaluator = Evaluator::new()
+            .with_overrides(&overrides)
+            .with_disables(&disables);
         let default_ctx;
         let ctx = match ctx {
             Some(ctx) => ctx,
@@ -34,7 +36,9 @@ impl Client {
         let details = eval(&evaluator, &doc, ctx, default);
         if self.shared.config.record_exposures {
             if let Some(variation) = &details.variation {
-                self.shared.metrics.exposure(key, variation, &ctx.targeting_key);
+                self.shared
+                    .metrics
+                    .exposure(key, variation, &ctx.targeting_key);
             }
         }
         details
@@ -47,7 +51,9 @@ impl Client {
 
     /// A bool flag with details; `ctx` overrides the default context.
     pub fn bool_details(&self, key: &str, default: bool, ctx: Option<&Context>) -> Details<bool> {
-        self.evaluate(key, ctx, default, |e, d, c, def| e.bool_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.bool_details(d, key, c, def)
+        })
     }
 
     /// A string flag with details.
@@ -64,12 +70,16 @@ impl Client {
 
     /// An int flag with details.
     pub fn int_details(&self, key: &str, default: i64, ctx: Option<&Context>) -> Details<i64> {
-        self.evaluate(key, ctx, default, |e, d, c, def| e.int_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.int_details(d, key, c, def)
+        })
     }
 
     /// A float flag with details.
     pub fn float_details(&self, key: &str, default: f64, ctx: Option<&Context>) -> Details<f64> {
-        self.evaluate(key, ctx, default, |e, d, c, def| e.float_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.float_details(d, key, c, def)
+        })
     }
 
     /// A JSON flag with details.
@@ -128,7 +138,11 @@ impl Client {
     }
 
     /// Like [`Client::on_change`], for one flag.
-    pub fn on_flag_change(&self, flag: &str, f: impl Fn(&ConfigChange) + Send + Sync + 'static) -> ListenerId {
+    pub fn on_flag_change(
+        &self,
+        flag: &str,
+        f: impl Fn(&ConfigChange) + Send + Sync + 'static,
+    ) -> ListenerId {
         self.shared.delivery.on_flag_change(flag, f)
     }
 

@@ -160,7 +160,10 @@ impl Client {
     /// # Errors
     /// [`ClientError`] for an unusable configuration or bootstrap document.
     pub fn start(config: ClientConfig) -> Result<Client, ClientError> {
-        for (field, value) in [("app_id", &config.app_id), ("environment", &config.environment)] {
+        for (field, value) in [
+            ("app_id", &config.app_id),
+            ("environment", &config.environment),
+        ] {
             if value.is_empty() {
                 return Err(ClientError::InvalidConfig {
                     field,
@@ -176,24 +179,25 @@ impl Client {
         }
         let runtime = BackgroundRuntime::with_thread_name("litegate")?;
         let handle = runtime.handle().clone();
-        let sub = |name: &str| config.storage_dir.as_ref().map(|d| d.join(name));
 
         let mut delivery_config = DeliveryConfig::new(config.environment.clone());
         delivery_config.url = config.config_url.clone();
         delivery_config.stream_url = config.stream_url.clone();
         delivery_config.pinned_keys = config.pinned_keys.clone();
-        delivery_config.storage_dir = sub("config");
+        delivery_config.storage_dir = subdir(&config, "config")?;
         delivery_config.bootstrap = config.bootstrap.clone();
         delivery_config.insecure_http = config.insecure_http;
         delivery_config.schedule.poll_interval = config.poll_interval;
         let delivery = ConfigDelivery::start(delivery_config, &handle).map_err(|e| match e {
             // A broken bundled config is the app's own bug: report it as such.
-            DeliveryError::Bootstrap(crate::delivery::Rejection::Config(c)) => ClientError::Bootstrap(c),
+            DeliveryError::Bootstrap(crate::delivery::Rejection::Config(c)) => {
+                ClientError::Bootstrap(c)
+            }
             other => ClientError::Delivery(other),
         })?;
 
         let mut metrics_config = MetricsConfig::new(config.app_id.clone());
-        metrics_config.storage_dir = sub("metrics");
+        metrics_config.storage_dir = subdir(&config, "metrics")?;
         metrics_config.endpoint = config.metrics_endpoint.clone();
         metrics_config.headers = config.metrics_headers.clone();
         metrics_config.upload_interval = config.metrics_upload_interval;
@@ -260,12 +264,18 @@ fn hook_delivery_into_metrics(delivery: &ConfigDelivery, metrics: &Metrics) {
         DeliveryEvent::Rejected(rejection) => {
             let reason = rejection.to_string();
             metrics
-                .counter(names::CONFIG_REJECTIONS, &[(names::label::REASON, rejection_kind(rejection))])
+                .counter(
+                    names::CONFIG_REJECTIONS,
+                    &[(names::label::REASON, rejection_kind(rejection))],
+                )
                 .inc();
             metrics.event(
                 crate::metrics::EventKind::Error,
                 &[
-                    ("error.kind", crate::metrics::AttrValue::from("config_rejected")),
+                    (
+                        "error.kind",
+                        crate::metrics::AttrValue::from("config_rejected"),
+                    ),
                     ("reason", crate::metrics::AttrValue::from(reason.as_str())),
                 ],
             );
@@ -284,4 +294,18 @@ fn rejection_kind(r: &crate::delivery::Rejection) -> &'static str {
         Rejection::StaleVersion { .. } => "stale_version",
         Rejection::VersionNotIncreased { .. } => "version_not_increased",
     }
+}
+
+/// `storage_dir/name`, created; `None` without a storage directory. Each
+/// component keeps its files in its own subdirectory.
+fn subdir(config: &ClientConfig, name: &str) -> Result<Option<PathBuf>, ClientError> {
+    let Some(dir) = &config.storage_dir else {
+        return Ok(None);
+    };
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).map_err(|source| ClientError::Storage {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
 }
