@@ -361,3 +361,22 @@ fn dropping_the_last_handle_persists_pending_data() {
     assert_eq!(t.counter("on_drop", ""), 9);
     assert_eq!(t.histograms[&("on_drop.h".to_owned(), String::new())].0, 1);
 }
+
+#[test]
+fn upload_queue_memory_bound_drops_oldest_and_their_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let mut c = config(None, Some(dir.path()));
+    c.max_queued_bytes = 3_000;
+    let m = Metrics::new(c, rt.handle().clone()).expect("metrics");
+    for i in 0..10u64 {
+        m.counter("mem", &[("n", &format!("{i:02}"))]).inc();
+        m.checkpoint().expect("checkpoint");
+        let s = m.stats();
+        assert!(s.queued_bytes <= 3_000, "{s:?}");
+    }
+    let s = m.stats();
+    assert!(s.dropped(DropReason::QueueFull) >= 1, "{s:?}");
+    // Disk holds exactly what memory still queues.
+    assert_eq!(segments(dir.path()).len() as u64, s.queued_batches);
+}
