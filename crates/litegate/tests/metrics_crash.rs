@@ -90,9 +90,10 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
             BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
+                // libtest may print "test crash_child ... " on the same line.
                 .filter_map(|l| {
-                    l.strip_prefix("CHECKPOINT ")
-                        .and_then(|n| n.parse::<u64>().ok())
+                    l.rsplit_once("CHECKPOINT ")
+                        .and_then(|(_, n)| n.trim().parse::<u64>().ok())
                 })
                 .last()
                 .unwrap_or(0)
