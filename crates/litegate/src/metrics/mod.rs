@@ -275,9 +275,9 @@ impl Metrics {
     /// # Errors
     /// As [`Metrics::flush_blocking`].
     pub fn shutdown(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // A little slack so the reply arrives after the bounded upload.
-        self.blocking(timeout + Duration::from_secs(2), |r| {
+        self.blocking(timeout.saturating_add(Duration::from_secs(2)), |r| {
             Command::Shutdown(deadline, r)
         })
     }
@@ -290,10 +290,7 @@ impl Metrics {
         let (tx, rx) = oneshot::channel();
         self.shared
             .commands
-            .send(Command::Shutdown(
-                Instant::now() + timeout,
-                Reply::Async(tx),
-            ))
+            .send(Command::Shutdown(deadline_after(timeout), Reply::Async(tx)))
             .map_err(|_| MetricsError::ShutDown)?;
         rx.await.map_err(|_| MetricsError::ShutDown)
     }
@@ -317,6 +314,13 @@ impl Metrics {
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(MetricsError::ShutDown),
         }
     }
+}
+
+/// `now + timeout`, saturating at a day for absurd timeouts.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 /// The exported form of a targeting key: SHA-256 of salt, NUL, key; the
