@@ -339,11 +339,22 @@ fn log_checkpoint_error(r: Result<CheckpointReport, MetricsError>) {
     }
 }
 
+/// Runs a checkpoint (disk writes and fsync) on the blocking pool so that
+/// uploads sharing the runtime thread are not held up by the disk.
+async fn checkpoint_off_thread(inner: &Arc<Inner>) {
+    let i = Arc::clone(inner);
+    match tokio::task::spawn_blocking(move || i.checkpoint()).await {
+        Ok(r) => log_checkpoint_error(r),
+        // The runtime is shutting down: do it here instead.
+        Err(_) => log_checkpoint_error(inner.checkpoint()),
+    }
+}
+
 async fn persister(inner: Arc<Inner>, mut stop: watch::Receiver<()>) {
     let period = inner.config.persist_interval;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(period) => log_checkpoint_error(inner.checkpoint()),
+            _ = tokio::time::sleep(period) => checkpoint_off_thread(&inner).await,
             changed = stop.changed() => {
                 if changed.is_err() {
                     // Last handle dropped: save what is pending.
@@ -357,14 +368,14 @@ async fn persister(inner: Arc<Inner>, mut stop: watch::Receiver<()>) {
 
 async fn uploader(inner: Arc<Inner>, mut commands: mpsc::UnboundedReceiver<Command>) {
     // Open the store (and queue the backlog) off the caller's thread.
-    log_checkpoint_error(inner.checkpoint());
+    checkpoint_off_thread(&inner).await;
     let mut tick = tokio::time::interval(inner.config.upload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                log_checkpoint_error(inner.checkpoint());
+                checkpoint_off_thread(&inner).await;
                 inner
                     .upload_round(
                         Some(inner.config.max_batches_per_round),
@@ -375,17 +386,17 @@ async fn uploader(inner: Arc<Inner>, mut commands: mpsc::UnboundedReceiver<Comma
             }
             cmd = commands.recv() => match cmd {
                 Some(Command::Flush(reply)) => {
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     inner.upload_round(None, Duration::ZERO, None).await;
                     reply.send(inner.stats());
                 }
                 Some(Command::Shutdown(deadline, reply)) => {
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     let round = inner.upload_round(None, Duration::ZERO, Some(deadline));
                     // Cancelling mid-request is safe: the batch stays queued and on disk.
                     let _ = tokio::time::timeout_at(deadline.into(), round).await;
                     // Drops counted during the final upload reach the disk.
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     reply.send(inner.stats());
                     commands.close();
                     return;
