@@ -31,3 +31,4 @@
 
 pub mod config;
 pub mod eval;
+pub mod inference;
