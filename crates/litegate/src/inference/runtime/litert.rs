@@ -63,7 +63,7 @@ macro_rules! api_table {
             /// # Safety
             /// `lib` must be a LiteRT 2.2+ library whose functions have the
             /// declared signatures.
-            unsafe fn resolve(lib: &Library, path: &Path) -> Result<Api, RuntimeLoadError> {
+            unsafe fn resolve(lib: &'static Library, path: &Path) -> Result<Api, RuntimeLoadError> {
                 Ok(Api { $($field: {
                     // SAFETY: the caller promises the signature matches; the
                     // pointer is copied out and `lib` is kept alive as long
@@ -124,8 +124,8 @@ pub struct LiteRtRuntime {
     /// LiteRT's environment is not documented as thread-safe for creation
     /// calls; model and compiled-model creation are serialised here.
     create_lock: Mutex<()>,
-    _gpu_lib: Option<Library>,
-    _lib: Library,
+    _gpu_lib: Option<&'static Library>,
+    _lib: &'static Library,
 }
 
 // SAFETY: the environment handle is only used under `create_lock` or by
@@ -166,6 +166,10 @@ impl LiteRtRuntime {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        // Never unloaded, even when refused below: these runtimes register
+        // exit handlers and thread-local destructors that would run after
+        // `dlclose` and crash the process at exit.
+        let lib: &'static Library = Box::leak(Box::new(lib));
         // SAFETY: looking a symbol up does not call it.
         let has_symbol = |name: &[u8]| unsafe { lib.get::<*const c_void>(name) }.is_ok();
         if !has_symbol(b"LiteRtCreateCompiledModel\0") {
@@ -200,7 +204,7 @@ impl LiteRtRuntime {
         }
         // SAFETY: the version check above established the 2.2+ ABI that
         // the declarations in `api_table!` describe.
-        let api = unsafe { Api::resolve(&lib, path) }?;
+        let api = unsafe { Api::resolve(lib, path) }?;
         // SAFETY: optional symbol with the declared 2.2+ signature.
         let non_cpu_fully_accelerated = unsafe {
             lib.get::<IsAcceleratedFn>(b"LiteRtCompiledModelIsNonCpuFullyAccelerated\0")
@@ -215,9 +219,10 @@ impl LiteRtRuntime {
             .filter(|p| p.is_file());
         // SAFETY: the accelerator library's initialisers only register
         // itself; failure to load is not fatal (GPU is then unavailable).
-        let gpu_lib = gpu_path
+        let gpu_lib: Option<&'static Library> = gpu_path
             .as_ref()
-            .and_then(|p| unsafe { Library::new(p) }.ok());
+            .and_then(|p| unsafe { Library::new(p) }.ok())
+            .map(|l| &*Box::leak(Box::new(l)));
         let mut env: Handle = std::ptr::null_mut();
         // SAFETY: zero options with a null array is the documented default;
         // `env` is a valid out pointer.
@@ -234,7 +239,7 @@ impl LiteRtRuntime {
             env,
             path: path.to_path_buf(),
             version,
-            gpu_accelerator: gpu_lib.as_ref().and(gpu_path),
+            gpu_accelerator: gpu_lib.and(gpu_path),
             create_lock: Mutex::new(()),
             _gpu_lib: gpu_lib,
             _lib: lib,

@@ -26,7 +26,7 @@ macro_rules! api_table {
         impl Api {
             /// # Safety
             /// `lib` must export the classic C API with these signatures.
-            unsafe fn resolve(lib: &Library, path: &Path) -> Result<Api, RuntimeLoadError> {
+            unsafe fn resolve(lib: &'static Library, path: &Path) -> Result<Api, RuntimeLoadError> {
                 Ok(Api { $($field: {
                     // SAFETY: signature per the caller's promise; `lib`
                     // outlives the copied pointer (both in TfLiteRuntime).
@@ -88,7 +88,7 @@ pub struct TfLiteRuntime {
     npu: Option<DelegateEntry>,
     path: PathBuf,
     version: semver::Version,
-    _lib: Library,
+    _lib: &'static Library,
 }
 
 // SAFETY: only code addresses and immutable metadata; the library stays
@@ -143,6 +143,10 @@ impl TfLiteRuntime {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        // Never unloaded, even when refused below: these runtimes register
+        // exit handlers and thread-local destructors that would run after
+        // `dlclose` and crash the process at exit.
+        let lib: &'static Library = Box::leak(Box::new(lib));
         // SAFETY: `TfLiteVersion` has taken no arguments and returned a
         // static C string in every release of the C API.
         let version_fn = unsafe {
@@ -174,7 +178,7 @@ impl TfLiteRuntime {
             });
         }
         // SAFETY: the classic C API kept these signatures through 2.x.
-        let api = unsafe { Api::resolve(&lib, path) }?;
+        let api = unsafe { Api::resolve(lib, path) }?;
         let find = |list: &[(&'static str, &'static str)]| {
             list.iter().find_map(|(c, d)| {
                 // SAFETY: every listed creator takes one options pointer

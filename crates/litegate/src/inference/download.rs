@@ -1,1 +1,0 @@
-//! Model download (see `ModelCache`).
