@@ -49,7 +49,7 @@ pub fn install() -> Result<()> {
 fn install_litert(root: &Path, downloads: &Path) -> Result<()> {
     let dest = root.join("runtimes").join("litert-2.3.0");
     if dest.join("libLiteRt.so").is_file() {
-        return Ok(());
+        return write_version(&dest);
     }
     let wheel = pip_download(LITERT_WHEEL, "ai_edge_litert-2.3.0-", downloads)?;
     extract_members(
@@ -62,7 +62,18 @@ fn install_litert(root: &Path, downloads: &Path) -> Result<()> {
             ),
         ],
         &dest,
-    )
+    )?;
+    write_version(&dest)
+}
+
+/// libLiteRt exports no version function; LiteGate reads this file next
+/// to the library instead.
+fn write_version(dest: &Path) -> Result<()> {
+    let file = dest.join("VERSION");
+    if !file.is_file() {
+        std::fs::write(file, "2.3.0\n")?;
+    }
+    Ok(())
 }
 
 fn install_models(root: &Path, downloads: &Path) -> Result<()> {

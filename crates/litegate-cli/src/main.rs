@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod infer;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -24,6 +25,10 @@ enum Command {
     Eval(flags::EvalArgs),
     /// Print the bucket (0..99999) of ids for a flag.
     Bucket(flags::BucketArgs),
+    /// Run a model on the device's runtimes; one JSON object.
+    Infer(infer::InferArgs),
+    /// Benchmark a model on every accelerator and check performance gates.
+    BenchModel(infer::BenchModelArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +37,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => flags::validate(&a),
         Command::Eval(a) => flags::eval(&a),
         Command::Bucket(a) => flags::bucket(&a),
+        Command::Infer(a) => infer::infer(&a),
+        Command::BenchModel(a) => infer::bench_model(&a),
     };
     match result {
         Ok(code) => code,
