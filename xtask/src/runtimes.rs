@@ -110,7 +110,9 @@ fn install_tflite(root: &Path, downloads: &Path) -> Result<()> {
         .arg(&crate_file)
         .arg("-C")
         .arg(&unpack)
-        .arg(format!("tflitec-{TFLITEC_VERSION}/build-res/docsrs_res.zip")))?;
+        .arg(format!(
+            "tflitec-{TFLITEC_VERSION}/build-res/docsrs_res.zip"
+        )))?;
     let zip = unpack
         .join(format!("tflitec-{TFLITEC_VERSION}"))
         .join("build-res")

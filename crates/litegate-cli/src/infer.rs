@@ -5,8 +5,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use litegate::inference::runtime::RuntimeLocator;
 use litegate::inference::{
-    Accelerator, EngineConfig, EngineKind, InferenceEngine, LoadOptions, ModelManifest, ModelRunner,
-    RunOutcome, Tensor, TensorSpec,
+    Accelerator, EngineConfig, EngineKind, InferenceEngine, LoadOptions, ModelManifest,
+    ModelRunner, RunOutcome, Tensor, TensorSpec,
 };
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -26,7 +26,8 @@ pub struct RuntimeArgs {
 
 impl RuntimeArgs {
     fn engine(&self) -> InferenceEngine {
-        let locator = |p: &Option<PathBuf>| p.clone().map(RuntimeLocator::explicit).unwrap_or_default();
+        let locator =
+            |p: &Option<PathBuf>| p.clone().map(RuntimeLocator::explicit).unwrap_or_default();
         InferenceEngine::new(EngineConfig {
             litert_library: locator(&self.litert_lib),
             tflite_library: locator(&self.tflite_lib),
@@ -114,7 +115,9 @@ fn random_inputs(specs: &[TensorSpec], seed: u64) -> Result<Vec<Tensor>> {
                 .map(|_| {
                     let unit = (splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
                     match spec.dtype {
-                        litegate::inference::DType::F32 | litegate::inference::DType::F16 => unit * 2.0 - 1.0,
+                        litegate::inference::DType::F32 | litegate::inference::DType::F16 => {
+                            unit * 2.0 - 1.0
+                        }
                         litegate::inference::DType::Bool => (unit * 2.0).floor(),
                         litegate::inference::DType::U8 => (unit * 256.0).floor(),
                         _ => (unit * 256.0).floor() - 128.0,
@@ -128,11 +131,17 @@ fn random_inputs(specs: &[TensorSpec], seed: u64) -> Result<Vec<Tensor>> {
 
 fn file_inputs(specs: &[TensorSpec], path: &PathBuf) -> Result<Vec<Tensor>> {
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let json: Value = serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let obj = json.as_object().context("--input must hold a JSON object of name -> array")?;
+    let json: Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let obj = json
+        .as_object()
+        .context("--input must hold a JSON object of name -> array")?;
     for name in obj.keys() {
         if !specs.iter().any(|s| &s.name == name) {
-            bail!("--input names `{name}`, but the model's inputs are {:?}", specs.iter().map(|s| &s.name).collect::<Vec<_>>());
+            bail!(
+                "--input names `{name}`, but the model's inputs are {:?}",
+                specs.iter().map(|s| &s.name).collect::<Vec<_>>()
+            );
         }
     }
     specs
@@ -145,7 +154,10 @@ fn file_inputs(specs: &[TensorSpec], path: &PathBuf) -> Result<Vec<Tensor>> {
             let values: Vec<f64> = arr
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_f64().with_context(|| format!("`{}`[{i}] is not a number", spec.name)))
+                .map(|(i, v)| {
+                    v.as_f64()
+                        .with_context(|| format!("`{}`[{i}] is not a number", spec.name))
+                })
                 .collect::<Result<_>>()?;
             Ok(Tensor::from_numbers(spec, &values)?)
         })
@@ -164,12 +176,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn load(engine: &InferenceEngine, model: &PathBuf, kind: EngineKind, acc: Option<Accelerator>) -> Result<(ModelRunner, Duration)> {
+fn load(
+    engine: &InferenceEngine,
+    model: &PathBuf,
+    kind: EngineKind,
+    acc: Option<Accelerator>,
+) -> Result<(ModelRunner, Duration)> {
     let bytes = std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
-    let key = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_owned();
+    let key = model
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model")
+        .to_owned();
     let manifest = ModelManifest::for_bytes(&key, "local", &bytes);
     let started = Instant::now();
-    let runner = engine.load_with(&manifest, &bytes, &LoadOptions { engine: Some(kind), accelerator: acc })?;
+    let runner = engine.load_with(
+        &manifest,
+        &bytes,
+        &LoadOptions {
+            engine: Some(kind),
+            accelerator: acc,
+        },
+    )?;
     Ok((runner, started.elapsed()))
 }
 
@@ -218,7 +246,9 @@ pub fn infer(args: &InferArgs) -> Result<ExitCode> {
             }
         }
     }
-    let Some(report) = last else { bail!("no run completed") };
+    let Some(report) = last else {
+        bail!("no run completed")
+    };
     let first = latencies[0];
     let mut sorted = latencies.clone();
     sorted.sort();
@@ -275,9 +305,17 @@ fn parse_gates(spec: &str) -> Result<Vec<(String, f64)>> {
 /// Unreadable model, bad gate syntax.
 pub fn bench_model(args: &BenchModelArgs) -> Result<ExitCode> {
     let kind = parse_engine(&args.engine)?;
-    let gates = args.gate.as_deref().map(parse_gates).transpose()?.unwrap_or_default();
+    let gates = args
+        .gate
+        .as_deref()
+        .map(parse_gates)
+        .transpose()?
+        .unwrap_or_default();
     let engine = args.runtime.engine();
-    println!("{:<5} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}  status", "accel", "load_ms", "compile_ms", "first_ms", "p50_ms", "p95_ms", "peak_mb");
+    println!(
+        "{:<5} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}  status",
+        "accel", "load_ms", "compile_ms", "first_ms", "p50_ms", "p95_ms", "peak_mb"
+    );
     let mut best: Option<(Accelerator, Vec<(String, f64)>)> = None;
     for acc in Accelerator::PREFERENCE {
         let (runner, load_time) = load(&engine, &args.model, kind, Some(acc))?;
@@ -290,13 +328,26 @@ pub fn bench_model(args: &BenchModelArgs) -> Result<ExitCode> {
             match runner.run(&inputs)? {
                 RunOutcome::Completed(_) => lat.push(started.elapsed()),
                 RunOutcome::Unavailable(u) => {
-                    status = format!("unavailable: {}", u.reasons.first().cloned().unwrap_or_default());
+                    status = format!(
+                        "unavailable: {}",
+                        u.reasons.first().cloned().unwrap_or_default()
+                    );
                     break;
                 }
             }
         }
         if lat.is_empty() {
-            println!("{:<5} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}  {}", acc.as_str(), "-", "-", "-", "-", "-", "-", status.chars().take(90).collect::<String>());
+            println!(
+                "{:<5} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}  {}",
+                acc.as_str(),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                status.chars().take(90).collect::<String>()
+            );
             continue;
         }
         let first = lat[0];
@@ -333,10 +384,21 @@ pub fn bench_model(args: &BenchModelArgs) -> Result<ExitCode> {
     };
     let mut failed = false;
     for (name, limit) in &gates {
-        let value = measured.iter().find(|(n, _)| n == name).map(|(_, v)| *v).unwrap_or(f64::NAN);
+        let value = measured
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or(f64::NAN);
         let ok = value <= *limit;
         failed |= !ok;
-        println!("gate {name} <= {limit} on {acc}: {value:.3} {}", if ok { "PASS" } else { "FAIL" });
+        println!(
+            "gate {name} <= {limit} on {acc}: {value:.3} {}",
+            if ok { "PASS" } else { "FAIL" }
+        );
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

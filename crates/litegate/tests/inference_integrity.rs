@@ -6,7 +6,9 @@ mod support;
 
 use litegate::inference::integrity::IntegrityError;
 use litegate::inference::runtime::RuntimeLocator;
-use litegate::inference::{EngineConfig, EngineKind, InferenceEngine, InferenceError, LoadOptions, ModelManifest};
+use litegate::inference::{
+    EngineConfig, EngineKind, InferenceEngine, InferenceError, LoadOptions, ModelManifest,
+};
 use std::process::Command;
 use support::{runtimes, tiny_model};
 
@@ -37,7 +39,14 @@ fn run_case(case: &str) -> String {
         }
         "random" => {
             let mut x: u32 = 0x1234_5678;
-            let data: Vec<u8> = (0..4096).map(|_| { x ^= x << 13; x ^= x >> 17; x ^= x << 5; x as u8 }).collect();
+            let data: Vec<u8> = (0..4096)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
             // Hash and size match: only the structure check can refuse it.
             (ModelManifest::for_bytes("m", "1", &data), data)
         }
@@ -49,13 +58,20 @@ fn run_case(case: &str) -> String {
         other => panic!("unknown case {other}"),
     };
     let engine = InferenceEngine::new(EngineConfig {
-        litert_library: runtimes::litert_lib().map(RuntimeLocator::explicit).unwrap_or_default(),
-        tflite_library: runtimes::tflite_lib().map(RuntimeLocator::explicit).unwrap_or_default(),
+        litert_library: runtimes::litert_lib()
+            .map(RuntimeLocator::explicit)
+            .unwrap_or_default(),
+        tflite_library: runtimes::tflite_lib()
+            .map(RuntimeLocator::explicit)
+            .unwrap_or_default(),
         ..EngineConfig::default()
     });
     let mut kinds = Vec::new();
     for kind in [EngineKind::LiteRt, EngineKind::TfLite] {
-        let opts = LoadOptions { engine: Some(kind), accelerator: None };
+        let opts = LoadOptions {
+            engine: Some(kind),
+            accelerator: None,
+        };
         match engine.load_with(&manifest, &data, &opts) {
             Err(InferenceError::Integrity(e)) => kinds.push(e.kind().to_string()),
             Err(e) => kinds.push(format!("other:{e}")),
@@ -94,7 +110,12 @@ fn each_malformed_file_is_refused_in_a_child_process() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{case}: child died: {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{case}: child died: {:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line = stdout
             .lines()
             .find_map(|l| l.find("RESULT=").map(|i| l[i..].trim()))
@@ -108,6 +129,7 @@ fn good_bytes_pass_and_structure_check_is_unit_testable() {
     let bytes = good();
     let m = ModelManifest::for_bytes("m", "1", &bytes);
     assert_eq!(litegate::inference::integrity::verify(&m, &bytes), Ok(()));
-    let err = litegate::inference::integrity::check_structure("m", b"0123456789abcdefghij").unwrap_err();
+    let err =
+        litegate::inference::integrity::check_structure("m", b"0123456789abcdefghij").unwrap_err();
     assert!(matches!(err, IntegrityError::NotAModel { .. }));
 }

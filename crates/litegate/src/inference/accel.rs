@@ -192,7 +192,9 @@ pub struct SelectionInput<'a> {
 /// Orders the accelerators to try and says why each other one is skipped.
 /// Device capability is not filtered here: an accelerator the device lacks
 /// fails to compile and is reported as a fallback, which is the truth.
-pub fn select_candidates(input: &SelectionInput<'_>) -> (Vec<Accelerator>, Vec<(Accelerator, SkipReason)>) {
+pub fn select_candidates(
+    input: &SelectionInput<'_>,
+) -> (Vec<Accelerator>, Vec<(Accelerator, SkipReason)>) {
     let mut chosen = Vec::new();
     let mut skipped = Vec::new();
     for acc in Accelerator::PREFERENCE {

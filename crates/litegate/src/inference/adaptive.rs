@@ -99,7 +99,12 @@ impl AdaptiveSwitcher {
 
     /// Decides whether to leave `active` for one of `alternatives`. A
     /// decision resets the cooldown and the windows.
-    pub fn decide(&mut self, active: Accelerator, alternatives: &[Accelerator], now_ms: i64) -> Option<Switch> {
+    pub fn decide(
+        &mut self,
+        active: Accelerator,
+        alternatives: &[Accelerator],
+        now_ms: i64,
+    ) -> Option<Switch> {
         if self
             .last_switch_ms
             .is_some_and(|t| now_ms - t < self.config.cooldown_ms)

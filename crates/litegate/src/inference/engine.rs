@@ -113,7 +113,10 @@ fn process_libraries() -> &'static Mutex<LoadedMap> {
 ///
 /// # Errors
 /// [`RuntimeLoadError`] when the library is missing or unusable.
-pub fn load_runtime(kind: EngineKind, locator: &RuntimeLocator) -> Result<Runtime, RuntimeLoadError> {
+pub fn load_runtime(
+    kind: EngineKind,
+    locator: &RuntimeLocator,
+) -> Result<Runtime, RuntimeLoadError> {
     let source = match kind {
         EngineKind::LiteRt => RuntimeSource::LiteRt,
         EngineKind::TfLite => RuntimeSource::TfLite,
@@ -193,7 +196,10 @@ impl InferenceEngine {
     }
 
     /// An engine reporting to `observer`.
-    pub fn with_observer(config: EngineConfig, observer: Arc<dyn InferenceObserver>) -> InferenceEngine {
+    pub fn with_observer(
+        config: EngineConfig,
+        observer: Arc<dyn InferenceObserver>,
+    ) -> InferenceEngine {
         let expiry = config.history_expiry.as_millis() as i64;
         let history = match &config.history_path {
             Some(p) => FailureHistory::open(p.clone(), expiry),
@@ -269,7 +275,11 @@ impl InferenceEngine {
     ///
     /// # Errors
     /// [`InferenceError::Integrity`] when the bytes do not match.
-    pub fn load(&self, manifest: &ModelManifest, bytes: &[u8]) -> Result<ModelRunner, InferenceError> {
+    pub fn load(
+        &self,
+        manifest: &ModelManifest,
+        bytes: &[u8],
+    ) -> Result<ModelRunner, InferenceError> {
         self.load_with(manifest, bytes, &LoadOptions::default())
     }
 

@@ -163,7 +163,8 @@ impl FailureHistory {
     /// clears it.
     pub fn begin_run(&self, key: &HistoryKey<'_>, accelerator: Accelerator) {
         let mut s = self.state.lock();
-        s.markers.push(key.record(accelerator, "first run", now_ms()));
+        s.markers
+            .push(key.record(accelerator, "first run", now_ms()));
         self.persist(&s);
     }
 

@@ -131,7 +131,11 @@ pub fn check_structure(key: &str, bytes: &[u8]) -> Result<(), IntegrityError> {
     let vtable = vtable as usize;
     let vt_len = u16_at(bytes, vtable).ok_or_else(|| fail("vtable truncated"))? as usize;
     let table_len = u16_at(bytes, vtable + 2).ok_or_else(|| fail("vtable truncated"))? as usize;
-    if vt_len < 4 || vt_len % 2 != 0 || vtable + vt_len > bytes.len() || root + table_len > bytes.len() {
+    if vt_len < 4
+        || vt_len % 2 != 0
+        || vtable + vt_len > bytes.len()
+        || root + table_len > bytes.len()
+    {
         return Err(fail("vtable or root table extends past the end"));
     }
     for field in (4..vt_len).step_by(2) {

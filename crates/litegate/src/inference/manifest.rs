@@ -136,19 +136,38 @@ pub fn parse_models(section: &Value) -> Result<Vec<ModelManifest>, Vec<ManifestE
     }
 }
 
-fn parse_one(key: &str, v: &Value, path: &str, errors: &mut Vec<ManifestError>) -> Option<ModelManifest> {
+fn parse_one(
+    key: &str,
+    v: &Value,
+    path: &str,
+    errors: &mut Vec<ManifestError>,
+) -> Option<ModelManifest> {
     let before = errors.len();
     let Some(obj) = v.as_object() else {
         errors.push(err(path, "must be an object"));
         return None;
     };
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
         errors.push(err(path, "model key must be non-empty [A-Za-z0-9_.-]"));
     }
     for k in obj.keys() {
         if !matches!(
             k.as_str(),
-            "version" | "sha256" | "size" | "url" | "engine" | "accelerators" | "inputs" | "outputs" | "gates" | "shadow" | "description"
+            "version"
+                | "sha256"
+                | "size"
+                | "url"
+                | "engine"
+                | "accelerators"
+                | "inputs"
+                | "outputs"
+                | "gates"
+                | "shadow"
+                | "description"
         ) {
             errors.push(err(&format!("{path}.{k}"), "unknown field"));
         }
@@ -160,7 +179,10 @@ fn parse_one(key: &str, v: &Value, path: &str, errors: &mut Vec<ManifestError>) 
     let engine = match obj.get("engine") {
         None => EngineKind::LiteRt,
         Some(Value::String(s)) => EngineKind::parse(s).unwrap_or_else(|| {
-            errors.push(err(&format!("{path}.engine"), format!("unknown engine `{s}` (litert, tflite)")));
+            errors.push(err(
+                &format!("{path}.engine"),
+                format!("unknown engine `{s}` (litert, tflite)"),
+            ));
             EngineKind::LiteRt
         }),
         Some(_) => {
@@ -176,7 +198,10 @@ fn parse_one(key: &str, v: &Value, path: &str, errors: &mut Vec<ManifestError>) 
                 match item.as_str().and_then(Accelerator::parse) {
                     Some(a) if !accelerators.contains(&a) => accelerators.push(a),
                     Some(_) => errors.push(err(&format!("{path}.accelerators[{i}]"), "duplicate")),
-                    None => errors.push(err(&format!("{path}.accelerators[{i}]"), "must be \"npu\", \"gpu\" or \"cpu\"")),
+                    None => errors.push(err(
+                        &format!("{path}.accelerators[{i}]"),
+                        "must be \"npu\", \"gpu\" or \"cpu\"",
+                    )),
                 }
             }
             if items.is_empty() {
@@ -199,11 +224,20 @@ fn parse_one(key: &str, v: &Value, path: &str, errors: &mut Vec<ManifestError>) 
             let sample_rate = match s.get("sample_rate").and_then(Value::as_f64) {
                 Some(r) if (0.0..=1.0).contains(&r) => r,
                 _ => {
-                    errors.push(err(&format!("{sp}.sample_rate"), "must be a number in 0..=1"));
+                    errors.push(err(
+                        &format!("{sp}.sample_rate"),
+                        "must be a number in 0..=1",
+                    ));
                     0.0
                 }
             };
-            Some(ShadowManifest { version, sha256, size, url, sample_rate })
+            Some(ShadowManifest {
+                version,
+                sha256,
+                size,
+                url,
+                sample_rate,
+            })
         }
         Some(_) => {
             errors.push(err(&format!("{path}.shadow"), "must be an object"));
@@ -225,7 +259,12 @@ fn parse_one(key: &str, v: &Value, path: &str, errors: &mut Vec<ManifestError>) 
     })
 }
 
-fn req_str(obj: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<ManifestError>) -> String {
+fn req_str(
+    obj: &Map<String, Value>,
+    field: &str,
+    path: &str,
+    errors: &mut Vec<ManifestError>,
+) -> String {
     match obj.get(field) {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => {
@@ -237,7 +276,9 @@ fn req_str(obj: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<M
 
 fn req_sha(obj: &Map<String, Value>, path: &str, errors: &mut Vec<ManifestError>) -> String {
     match obj.get("sha256").and_then(Value::as_str) {
-        Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => s.to_ascii_lowercase(),
+        Some(s) if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) => {
+            s.to_ascii_lowercase()
+        }
         _ => {
             errors.push(err(&format!("{path}.sha256"), "required: 64 hex digits"));
             String::new()
@@ -249,16 +290,25 @@ fn req_size(obj: &Map<String, Value>, path: &str, errors: &mut Vec<ManifestError
     match obj.get("size").and_then(Value::as_u64) {
         Some(n) if n > 0 => n,
         _ => {
-            errors.push(err(&format!("{path}.size"), "required positive integer (bytes)"));
+            errors.push(err(
+                &format!("{path}.size"),
+                "required positive integer (bytes)",
+            ));
             0
         }
     }
 }
 
-fn opt_url(obj: &Map<String, Value>, path: &str, errors: &mut Vec<ManifestError>) -> Option<String> {
+fn opt_url(
+    obj: &Map<String, Value>,
+    path: &str,
+    errors: &mut Vec<ManifestError>,
+) -> Option<String> {
     match obj.get("url") {
         None => None,
-        Some(Value::String(s)) if s.starts_with("https://") || s.starts_with("http://") => Some(s.clone()),
+        Some(Value::String(s)) if s.starts_with("https://") || s.starts_with("http://") => {
+            Some(s.clone())
+        }
         Some(_) => {
             errors.push(err(&format!("{path}.url"), "must be an http(s) URL"));
             None
@@ -276,7 +326,10 @@ fn tensors(v: Option<&Value>, path: &str, errors: &mut Vec<ManifestError>) -> Ve
     for (i, item) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
         let name = item.get("name").and_then(Value::as_str);
-        let dtype = item.get("dtype").and_then(Value::as_str).and_then(DType::parse);
+        let dtype = item
+            .get("dtype")
+            .and_then(Value::as_str)
+            .and_then(DType::parse);
         let shape: Option<Vec<i64>> = item
             .get("shape")
             .and_then(Value::as_array)
@@ -285,13 +338,23 @@ fn tensors(v: Option<&Value>, path: &str, errors: &mut Vec<ManifestError>) -> Ve
             errors.push(err(&format!("{p}.name"), "required string"));
         }
         if dtype.is_none() {
-            errors.push(err(&format!("{p}.dtype"), "required: f32, f16, i8, u8, i16, i32, i64 or bool"));
+            errors.push(err(
+                &format!("{p}.dtype"),
+                "required: f32, f16, i8, u8, i16, i32, i64 or bool",
+            ));
         }
         if shape.is_none() {
-            errors.push(err(&format!("{p}.shape"), "required array of integers >= -1"));
+            errors.push(err(
+                &format!("{p}.shape"),
+                "required array of integers >= -1",
+            ));
         }
         if let (Some(name), Some(dtype), Some(shape)) = (name, dtype, shape) {
-            out.push(TensorSpec { name: name.into(), dtype, shape });
+            out.push(TensorSpec {
+                name: name.into(),
+                dtype,
+                shape,
+            });
         }
     }
     out
@@ -311,7 +374,10 @@ fn gates(v: Option<&Value>, path: &str, errors: &mut Vec<ManifestError>) -> Perf
             "latency_p50_ms" => &mut g.latency_p50_ms,
             "peak_memory_mb" => &mut g.peak_memory_mb,
             _ => {
-                errors.push(err(&format!("{path}.{k}"), "unknown gate (latency_p95_ms, latency_p50_ms, peak_memory_mb)"));
+                errors.push(err(
+                    &format!("{path}.{k}"),
+                    "unknown gate (latency_p95_ms, latency_p50_ms, peak_memory_mb)",
+                ));
                 continue;
             }
         };

@@ -427,7 +427,9 @@ impl RunnerInner {
             s.chain.first().copied()
         };
         let detail = format!("{stage:?} failed: {error}");
-        self.shared.history.record_failure(&self.history_key(), acc, &detail);
+        self.shared
+            .history
+            .record_failure(&self.history_key(), acc, &detail);
         self.shared
             .observer
             .on_fallback(self.model_ref(), acc, next, error);
@@ -449,7 +451,9 @@ impl RunnerInner {
         if reasons.is_empty() {
             reasons.push("no accelerator left to try".into());
         }
-        self.shared.observer.on_unavailable(self.model_ref(), &reasons);
+        self.shared
+            .observer
+            .on_unavailable(self.model_ref(), &reasons);
         RunOutcome::Unavailable(Unavailable {
             model: self.key.clone(),
             reasons,
@@ -468,12 +472,11 @@ impl RunnerInner {
             }
         }
         for spec in &self.inputs {
-            let t = inputs
-                .iter()
-                .find(|t| t.name == spec.name)
-                .ok_or_else(|| TensorError::MissingInput {
+            let t = inputs.iter().find(|t| t.name == spec.name).ok_or_else(|| {
+                TensorError::MissingInput {
                     name: spec.name.clone(),
-                })?;
+                }
+            })?;
             t.check_against(spec)?;
             ordered.push(t.data.as_slice());
         }
@@ -486,10 +489,20 @@ impl RunnerInner {
             if !policy.litert_enabled {
                 let flag = self.shared.config.flag_keys.litert_enabled.clone();
                 drop(policy);
-                return Ok(self.unavailable(Some(format!("on-device inference disabled by flag `{flag}`"))));
+                return Ok(self.unavailable(Some(format!(
+                    "on-device inference disabled by flag `{flag}`"
+                ))));
             }
-            if self.shared.overrides.read().forced_fallback.contains(&self.key) {
-                return Ok(self.unavailable(Some("forced to the fallback path by a guardrail".into())));
+            if self
+                .shared
+                .overrides
+                .read()
+                .forced_fallback
+                .contains(&self.key)
+            {
+                return Ok(
+                    self.unavailable(Some("forced to the fallback path by a guardrail".into()))
+                );
             }
         }
         if self.inputs.is_empty() && self.outputs.is_empty() {
@@ -575,9 +588,12 @@ impl RunnerInner {
                         self.shared.history.end_run(&hkey, acc);
                         self.state.lock().proven.insert(acc);
                     }
-                    self.shared
-                        .observer
-                        .on_run(self.model_ref(), Some(acc), latency, RunStatus::Ok);
+                    self.shared.observer.on_run(
+                        self.model_ref(),
+                        Some(acc),
+                        latency,
+                        RunStatus::Ok,
+                    );
                     self.after_success(acc, latency, &ordered);
                     return Ok(RunOutcome::Completed(RunReport {
                         engine: self.engine,
@@ -634,7 +650,10 @@ impl RunnerInner {
             s.switcher.record(acc, latency.as_secs_f64() * 1e6);
             let every = s.switcher.config().probe_every.max(1);
             let alternatives: Vec<Accelerator> = s.chain.iter().skip(1).copied().collect();
-            (s.runs % every == 0 && !alternatives.is_empty(), alternatives)
+            (
+                s.runs % every == 0 && !alternatives.is_empty(),
+                alternatives,
+            )
         };
         if probe {
             for alt in &alternatives {

@@ -88,7 +88,11 @@ fn argmax(t: &Tensor) -> Option<usize> {
 }
 
 /// Compares production and candidate outputs.
-pub fn compare(candidate_version: &str, production: &[Tensor], candidate: &[Tensor]) -> ShadowComparison {
+pub fn compare(
+    candidate_version: &str,
+    production: &[Tensor],
+    candidate: &[Tensor],
+) -> ShadowComparison {
     let same_shape = production.len() == candidate.len()
         && production
             .iter()
@@ -108,9 +112,12 @@ pub fn compare(candidate_version: &str, production: &[Tensor], candidate: &[Tens
             max = max.max((a - b).abs());
         }
     }
-    let top1_agree = production.first().zip(candidate.first()).and_then(|(p, c)| {
-        (p.shape.len() <= 2 && p.data.len() > p.dtype.size()).then(|| argmax(p) == argmax(c))
-    });
+    let top1_agree = production
+        .first()
+        .zip(candidate.first())
+        .and_then(|(p, c)| {
+            (p.shape.len() <= 2 && p.data.len() > p.dtype.size()).then(|| argmax(p) == argmax(c))
+        });
     ShadowComparison {
         candidate_version: candidate_version.into(),
         max_abs_diff: Some(max),
@@ -132,7 +139,9 @@ impl ModelRunner {
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     let cmp = match candidate.run(&job.inputs) {
-                        Ok(RunOutcome::Completed(r)) => compare(candidate.version(), &job.production, &r.outputs),
+                        Ok(RunOutcome::Completed(r)) => {
+                            compare(candidate.version(), &job.production, &r.outputs)
+                        }
                         Ok(RunOutcome::Unavailable(u)) => ShadowComparison {
                             candidate_version: candidate.version().into(),
                             max_abs_diff: None,
@@ -187,6 +196,10 @@ impl ModelRunner {
 
     /// Shadow totals so far.
     pub fn shadow_stats(&self) -> Option<ShadowStats> {
-        self.inner.shadow.lock().as_ref().map(|s| s.stats.lock().clone())
+        self.inner
+            .shadow
+            .lock()
+            .as_ref()
+            .map(|s| s.stats.lock().clone())
     }
 }

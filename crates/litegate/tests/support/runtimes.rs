@@ -15,7 +15,10 @@ fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
     }
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     if ci {
-        panic!("{what} missing at {} with CI set: run `cargo xtask setup`", path.display());
+        panic!(
+            "{what} missing at {} with CI set: run `cargo xtask setup`",
+            path.display()
+        );
     }
     eprintln!(
         "\n!!!!!!!! SKIPPED: {what} not found at {} — run `cargo xtask setup` !!!!!!!!\n",

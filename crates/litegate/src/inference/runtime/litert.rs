@@ -189,8 +189,7 @@ impl LiteRtRuntime {
             None => {
                 return Err(RuntimeLoadError::UnsupportedVersion {
                     path: path.to_path_buf(),
-                    found: "older than 2.2 (no LiteRtCompiledModelIsNonCpuFullyAccelerated)"
-                        .into(),
+                    found: "older than 2.2 (no LiteRtCompiledModelIsNonCpuFullyAccelerated)".into(),
                     supported: SUPPORTED,
                 })
             }
@@ -206,11 +205,10 @@ impl LiteRtRuntime {
         // the declarations in `api_table!` describe.
         let api = unsafe { Api::resolve(lib, path) }?;
         // SAFETY: optional symbol with the declared 2.2+ signature.
-        let non_cpu_fully_accelerated = unsafe {
-            lib.get::<IsAcceleratedFn>(b"LiteRtCompiledModelIsNonCpuFullyAccelerated\0")
-        }
-        .ok()
-        .map(|s| *s);
+        let non_cpu_fully_accelerated =
+            unsafe { lib.get::<IsAcceleratedFn>(b"LiteRtCompiledModelIsNonCpuFullyAccelerated\0") }
+                .ok()
+                .map(|s| *s);
         // LiteRT opens its GPU accelerator by bare name; loading it first by
         // absolute path makes that lookup find it without LD_LIBRARY_PATH.
         let gpu_path = path
@@ -395,9 +393,18 @@ impl LiteRtRuntime {
             // SAFETY: i < count; all out pointers are valid; the name is a
             // NUL-terminated string owned by the model, copied at once.
             let name = unsafe {
-                check("LiteRtGetSignatureInputName/OutputName", name_fn(sig, i, &mut name_ptr))?;
-                check("LiteRtGetSignatureInputTensorByIndex/Output", tensor_fn(sig, i, &mut tensor))?;
-                check("LiteRtGetTensorTypeId", (self.api.tensor_type_id)(tensor, &mut type_id))?;
+                check(
+                    "LiteRtGetSignatureInputName/OutputName",
+                    name_fn(sig, i, &mut name_ptr),
+                )?;
+                check(
+                    "LiteRtGetSignatureInputTensorByIndex/Output",
+                    tensor_fn(sig, i, &mut tensor),
+                )?;
+                check(
+                    "LiteRtGetTensorTypeId",
+                    (self.api.tensor_type_id)(tensor, &mut type_id),
+                )?;
                 if name_ptr.is_null() {
                     format!("{what}_{i}")
                 } else {
@@ -530,7 +537,10 @@ fn write_buffer(api: &Api, buf: Handle, data: &[u8], name: &str) -> Result<(), R
     // size the caller checked `data` against; the lock maps it for writing
     // and is released before returning.
     unsafe {
-        check("LiteRtLockTensorBuffer", (api.lock_buffer)(buf, &mut host, LOCK_WRITE))?;
+        check(
+            "LiteRtLockTensorBuffer",
+            (api.lock_buffer)(buf, &mut host, LOCK_WRITE),
+        )?;
         if host.is_null() {
             let _ = (api.unlock_buffer)(buf);
             return Err(RuntimeError::Null {
@@ -549,7 +559,10 @@ fn read_buffer(api: &Api, buf: Handle, spec: &TensorSpec) -> Result<Vec<u8>, Run
     // SAFETY: buf is a host-memory buffer of `len` bytes (created from this
     // spec); mapped for reading, copied, then unlocked.
     unsafe {
-        check("LiteRtLockTensorBuffer", (api.lock_buffer)(buf, &mut host, LOCK_READ))?;
+        check(
+            "LiteRtLockTensorBuffer",
+            (api.lock_buffer)(buf, &mut host, LOCK_READ),
+        )?;
         if host.is_null() {
             let _ = (api.unlock_buffer)(buf);
             return Err(RuntimeError::Null {

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum RuntimeLoadError {
     /// No candidate path held the library.
-    #[error("{library} not found (looked in: {searched:?}); run `cargo xtask setup` or set {env_var}")]
+    #[error(
+        "{library} not found (looked in: {searched:?}); run `cargo xtask setup` or set {env_var}"
+    )]
     NotFound {
         /// The library's file name.
         library: &'static str,

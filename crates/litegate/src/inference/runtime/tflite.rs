@@ -78,7 +78,8 @@ const GPU_DELEGATES: &[(&str, &str)] = &[
     ("TfLiteGpuDelegateV2Create", "TfLiteGpuDelegateV2Delete"),
     ("TFLGpuDelegateCreate", "TFLGpuDelegateDelete"),
 ];
-const NPU_DELEGATES: &[(&str, &str)] = &[("TfLiteCoreMlDelegateCreate", "TfLiteCoreMlDelegateDelete")];
+const NPU_DELEGATES: &[(&str, &str)] =
+    &[("TfLiteCoreMlDelegateCreate", "TfLiteCoreMlDelegateDelete")];
 
 /// A loaded classic TensorFlow Lite library, held for the process.
 pub struct TfLiteRuntime {
@@ -149,13 +150,12 @@ impl TfLiteRuntime {
         let lib: &'static Library = Box::leak(Box::new(lib));
         // SAFETY: `TfLiteVersion` has taken no arguments and returned a
         // static C string in every release of the C API.
-        let version_fn = unsafe {
-            lib.get::<unsafe extern "C" fn() -> *const c_char>(b"TfLiteVersion\0")
-        }
-        .map_err(|_| RuntimeLoadError::MissingSymbol {
-            path: path.to_path_buf(),
-            symbol: "TfLiteVersion",
-        })?;
+        let version_fn =
+            unsafe { lib.get::<unsafe extern "C" fn() -> *const c_char>(b"TfLiteVersion\0") }
+                .map_err(|_| RuntimeLoadError::MissingSymbol {
+                    path: path.to_path_buf(),
+                    symbol: "TfLiteVersion",
+                })?;
         // SAFETY: see above; the pointer is static and NUL-terminated.
         let text = unsafe {
             let p = version_fn();
@@ -185,8 +185,12 @@ impl TfLiteRuntime {
                 // (null means defaults) and returns a delegate pointer;
                 // every deleter takes that pointer.
                 unsafe {
-                    let create = lib.get::<DelegateCreate>(format!("{c}\0").as_bytes()).ok()?;
-                    let delete = lib.get::<DelegateDelete>(format!("{d}\0").as_bytes()).ok()?;
+                    let create = lib
+                        .get::<DelegateCreate>(format!("{c}\0").as_bytes())
+                        .ok()?;
+                    let delete = lib
+                        .get::<DelegateDelete>(format!("{d}\0").as_bytes())
+                        .ok()?;
                     Some(DelegateEntry {
                         create: *create,
                         delete: *delete,
@@ -379,12 +383,18 @@ impl TfLiteRuntime {
                 CStr::from_ptr(name_ptr).to_string_lossy().into_owned()
             };
             let code = (api.tensor_type)(t);
-            let dtype = DType::from_code(code)
-                .ok_or(RuntimeError::UnsupportedTensorType { name: name.clone(), code })?;
+            let dtype = DType::from_code(code).ok_or(RuntimeError::UnsupportedTensorType {
+                name: name.clone(),
+                code,
+            })?;
             let dims = (0..(api.tensor_num_dims)(t))
                 .map(|d| (api.tensor_dim)(t, d) as i64)
                 .collect();
-            Ok(TensorSpec { name, dtype, shape: dims })
+            Ok(TensorSpec {
+                name,
+                dtype,
+                shape: dims,
+            })
         }
     }
 }
