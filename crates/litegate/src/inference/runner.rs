@@ -259,10 +259,7 @@ impl ModelRunner {
         // app expects the cost, and it tells the truth about the device.
         let compile_started = Instant::now();
         if inner.runtime.is_some() {
-            loop {
-                let Some(&acc) = inner.state.get_mut().chain.first() else {
-                    break;
-                };
+            while let Some(&acc) = inner.state.get_mut().chain.first() {
                 match inner.compile(acc) {
                     Ok(inst) => {
                         inner.inputs = inst.inputs().to_vec();
