@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod infer;
 mod metrics_cmd;
 mod signing;
-mod infer;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]

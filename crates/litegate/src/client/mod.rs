@@ -8,12 +8,15 @@
 
 mod flags;
 mod lifecycle;
+mod models;
 
 pub use lifecycle::ClientStatus;
+pub use models::{AppFallback, Model, ModelError, ModelOutcome};
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
 use crate::eval::{Context, LocalDisables, Overrides};
+use crate::inference::{EngineConfig, InferenceEngine, PolicyFlagKeys, RuntimeLocator};
 use crate::metrics::{names, Metrics, MetricsConfig, MetricsError};
 use crate::runtime::{BackgroundRuntime, RuntimeError};
 use parking_lot::{Mutex, RwLock};
@@ -63,6 +66,12 @@ pub struct ClientConfig {
     pub litert_library: Option<PathBuf>,
     /// Explicit path of `libtensorflowlite_c`.
     pub tflite_library: Option<PathBuf>,
+    /// Compiled instances per model, i.e. concurrent runs (default 2).
+    pub inference_pool_size: usize,
+    /// Flag keys that steer inference (defaults: `litert_enabled`,
+    /// `litert_gpu_backend`, `litert_npu_backend`,
+    /// `litert_adaptive_switching`, `ai_fallback_to_cloud`).
+    pub policy_flag_keys: PolicyFlagKeys,
     /// The context used when a call does not pass one.
     pub default_context: Context,
 }
@@ -88,6 +97,8 @@ impl ClientConfig {
             record_exposures: true,
             litert_library: None,
             tflite_library: None,
+            inference_pool_size: 2,
+            policy_flag_keys: PolicyFlagKeys::default(),
             default_context: Context::default(),
         }
     }
@@ -133,6 +144,7 @@ pub(crate) struct Shared {
     pub(crate) runtime: Mutex<Option<BackgroundRuntime>>,
     pub(crate) delivery: ConfigDelivery,
     pub(crate) metrics: Metrics,
+    pub(crate) inference: InferenceEngine,
     pub(crate) context: RwLock<Arc<Context>>,
     pub(crate) overrides: RwLock<Arc<Overrides>>,
     pub(crate) disables: RwLock<Arc<LocalDisables>>,
@@ -209,12 +221,30 @@ impl Client {
         }
         hook_delivery_into_metrics(&delivery, &metrics);
 
+        let locator = |path: &Option<PathBuf>| match path {
+            Some(p) => RuntimeLocator::explicit(p),
+            None => RuntimeLocator::default(),
+        };
+        let engine_config = EngineConfig {
+            litert_library: locator(&config.litert_library),
+            tflite_library: locator(&config.tflite_library),
+            pool_size: config.inference_pool_size.max(1),
+            history_path: subdir(&config, "inference")?.map(|d| d.join("failure-history.json")),
+            flag_keys: config.policy_flag_keys.clone(),
+            ..EngineConfig::default()
+        };
+        let observer = Arc::new(models::MetricsObserver {
+            metrics: metrics.clone(),
+        });
+        let inference = InferenceEngine::with_observer(engine_config, observer);
+
         let context = Arc::new(config.default_context.clone());
         let shared = Arc::new(Shared {
             config,
             runtime: Mutex::new(Some(runtime)),
             delivery,
             metrics,
+            inference,
             context: RwLock::new(context),
             overrides: RwLock::new(Arc::new(Overrides::new())),
             disables: RwLock::new(Arc::new(LocalDisables::new())),
@@ -246,6 +276,11 @@ impl Client {
     /// and events next to LiteGate's.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+
+    /// The inference engine (runtimes, failure history, overrides).
+    pub fn inference(&self) -> &InferenceEngine {
+        &self.shared.inference
     }
 
     /// Config delivery: status, listeners, documents from other channels.
