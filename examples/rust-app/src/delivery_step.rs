@@ -1,4 +1,4 @@
-//! Step 2: the config arrives signed from a (loopback) config host, a kill
+//! Step 3: the config arrives signed from a (loopback) config host, a kill
 //! switch published there takes effect on the device within one poll, and a
 //! tampered document is refused while the good one stays in use.
 
@@ -34,7 +34,7 @@ fn wait(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Result
     Err(format!("timed out waiting for {what}"))
 }
 
-/// Runs step 2.
+/// Runs step 3.
 pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(), String> {
     client
         .wait_until_ready(Duration::from_secs(20))
@@ -86,11 +86,20 @@ pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(),
         after.reason
     );
 
-    // A tampered v15 (content changed after signing) is refused.
-    let mut tampered = sign(key, &document(15, |_| {}));
-    if let Some(pos) = tampered.iter().rposition(|b| *b == b'A') {
-        tampered[pos] = b'B';
-    }
+    // A tampered v15: a signed envelope whose payload was swapped for
+    // another document after signing.
+    let signed: serde_json::Value =
+        serde_json::from_slice(&sign(key, &document(15, |_| {}))).map_err(|e| e.to_string())?;
+    let other: serde_json::Value = serde_json::from_slice(&sign(
+        key,
+        &document(15, |v| {
+            v["global_disable"] = serde_json::json!({"active": true, "reason": "attacker"})
+        }),
+    ))
+    .map_err(|e| e.to_string())?;
+    let mut forged = signed;
+    forged["payload"] = other["payload"].clone();
+    let tampered = serde_json::to_vec(&forged).map_err(|e| e.to_string())?;
     host.publish(tampered, "\"v15-tampered\"");
     client.refresh();
     wait("the rejection", Duration::from_secs(10), || {

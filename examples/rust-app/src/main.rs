@@ -7,6 +7,7 @@
 mod collector_step;
 mod delivery_step;
 mod fleet;
+mod inference_step;
 mod loopback;
 
 use litegate::delivery::keys::PrivateKeyFile;
@@ -66,10 +67,14 @@ fn run() -> Result<(), String> {
         &mut || fleet::run(&client, 5_000),
     );
     step(
-        "2. Config delivery: signed, live kill switch, tampering refused",
+        "2. Inference: face detector with accelerator fallback",
+        &mut || inference_step::run(&client),
+    );
+    step(
+        "3. Config delivery: signed, live kill switch, tampering refused",
         &mut || delivery_step::run(&client, &host, &key),
     );
-    step("3. Metrics: what the OTLP collector received", &mut || {
+    step("5. Metrics: what the OTLP collector received", &mut || {
         collector_step::run(&client, &host)
     });
 
