@@ -31,3 +31,5 @@
 
 pub mod config;
 pub mod eval;
+pub mod guardrails;
+pub mod rollout;
