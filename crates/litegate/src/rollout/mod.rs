@@ -6,6 +6,7 @@
 //! Everything here is a plain function over data: no I/O, no clock (the
 //! caller passes `now`), no randomness except the simulation's seeded one.
 
+mod chart;
 mod decide;
 pub mod histogram;
 mod ops;
