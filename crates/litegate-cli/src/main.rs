@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod rollout_cmd;
+mod simulate;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -24,6 +26,10 @@ enum Command {
     Eval(flags::EvalArgs),
     /// Print the bucket (0..99999) of ids for a flag.
     Bucket(flags::BucketArgs),
+    /// Drive a flag's phased rollout: status, start, advance, pause, resume, rollback, emergency-rollback, decide.
+    Rollout(rollout_cmd::RolloutArgs),
+    /// Simulate a fleet rollout under injected faults; table and SVG chart.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => flags::validate(&a),
         Command::Eval(a) => flags::eval(&a),
         Command::Bucket(a) => flags::bucket(&a),
+        Command::Rollout(a) => rollout_cmd::run(&a),
+        Command::Simulate(a) => simulate::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -248,6 +248,11 @@ impl Guardrails {
         }
         self.config_version = self.config_version.max(doc.version);
         self.install(specs);
+        // A lifted guardrail judges fresh evidence only, or it would trip
+        // again on the samples that tripped it.
+        for t in &lifted {
+            self.clear_window(&t.guardrail, t.accelerator.as_deref().unwrap_or(""));
+        }
         self.rebuild_effects();
         self.persist();
         Ok(lifted)
@@ -468,12 +473,25 @@ impl Guardrails {
         store::write_json(&dir.join(STATE_FILE), &state)
     }
 
+    fn clear_window(&mut self, guardrail: &str, key: &str) {
+        for (spec, ws) in self.specs.iter().zip(self.windows.iter_mut()) {
+            if *spec.id == *guardrail {
+                ws.iter_mut()
+                    .filter(|(k, _)| &**k == key)
+                    .for_each(|(_, w)| w.clear());
+            }
+        }
+    }
+
     /// Lifts trips whose expiry is at or before `now_ms`; returns them.
     pub fn lift_expired(&mut self, now_ms: i64) -> Vec<Trip> {
         let (gone, keep): (Vec<Trip>, Vec<Trip>) = std::mem::take(&mut self.active)
             .into_iter()
             .partition(|t| t.expires_at_ms.is_some_and(|e| e <= now_ms));
         self.active = keep;
+        for t in &gone {
+            self.clear_window(&t.guardrail, t.accelerator.as_deref().unwrap_or(""));
+        }
         if !gone.is_empty() {
             self.rebuild_effects();
             self.persist();

@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Minutes per simulation step.
 pub const STEP_MINUTES: i64 = 5;
+/// Inferences per session (e.g. frames of a camera feature).
+pub const RUNS_PER_SESSION: u32 = 10;
 const MINUTE: i64 = 60_000;
 
 /// An injected fault.
@@ -483,7 +485,7 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 }
             }
             let mut saw_failure = false;
-            for _ in 0..3 {
+            for _ in 0..RUNS_PER_SESSION {
                 let accel = if d.npu && !d.guardrails.is_accelerator_disabled(&guardrail_model, "npu") {
                     "npu"
                 } else if d.gpu && !d.guardrails.is_accelerator_disabled(&guardrail_model, "gpu") {
@@ -538,26 +540,16 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                         now,
                     )));
                 }
-                trips.extend(d.guardrails.observe(&Observation::new(Subject::flag(&flag), kind, now)));
-                if !trips.is_empty() {
-                    trips_total += trips.len() as u32;
-                    if let Some(row) = report.phases.last_mut() {
-                        row.local_trips += trips.len() as u32;
-                        row.first_trip_after_minutes.get_or_insert(minute - row.entered_minute);
-                    }
-                    if report.first_trip_minute.is_none() {
-                        report.first_trip_minute = Some(minute);
-                        report.events.push(SimEvent {
-                            minute,
-                            kind: "first_trip".into(),
-                            detail: format!("{} on a {} ({})", trips[0].guardrail, d.model, trips[0].metric.as_str()),
-                        });
-                    }
+                if is_treatment {
+                    // The flag's guardrails watch the feature it turns on.
+                    trips.extend(d.guardrails.observe(&Observation::new(
+                        Subject::flag(&flag),
+                        kind,
+                        now,
+                    )));
                 }
-                if !ok {
-                    // The feature failed for the user: the app stops this session's runs.
-                    break;
-                }
+                trips_total += trips.len() as u32;
+                note_trips(&mut report, &trips, minute, d.model);
             }
             let crashed = is_treatment
                 && cfg.faults.iter().any(|f| matches!(f, Fault::Crash { rate } if rng.chance(*rate)));
@@ -566,12 +558,15 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 saw_failure = true;
             }
             // The session end (a crash is found by the marker at next start).
-            let t = d.guardrails.observe(&Observation::new(
-                Subject::flag(&flag),
-                ObservationKind::SessionEnd { crashed },
-                now,
-            ));
-            trips_total += t.len() as u32;
+            if is_treatment {
+                let t = d.guardrails.observe(&Observation::new(
+                    Subject::flag(&flag),
+                    ObservationKind::SessionEnd { crashed },
+                    now,
+                ));
+                note_trips(&mut report, &t, minute, d.model);
+                trips_total += t.len() as u32;
+            }
             if saw_failure {
                 phase_failed.insert(id);
                 if !d.ever_failed {
@@ -679,6 +674,23 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
     report.blast_radius = failed_total;
     report.final_state = phase_label(&doc, cfg.start_ms + horizon * MINUTE).0;
     Ok(report)
+}
+
+fn note_trips(report: &mut SimReport, trips: &[crate::guardrails::Trip], minute: i64, model: &str) {
+    let Some(first) = trips.first() else { return };
+    if let Some(row) = report.phases.last_mut() {
+        row.local_trips += trips.len() as u32;
+        row.first_trip_after_minutes
+            .get_or_insert(minute - row.entered_minute);
+    }
+    if report.first_trip_minute.is_none() {
+        report.first_trip_minute = Some(minute);
+        report.events.push(SimEvent {
+            minute,
+            kind: "first_trip".into(),
+            detail: format!("{} on a {model} ({})", first.guardrail, first.metric.as_str()),
+        });
+    }
 }
 
 fn new_row(name: &str, minute: i64) -> PhaseRow {
