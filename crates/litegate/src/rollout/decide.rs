@@ -299,11 +299,11 @@ fn judge_arm(
                     (true, Severity::Warning) => Verdict::Hold,
                 },
                 format!(
-                    "{key}: {} {value:.3} {} {} over {samples} samples: {}",
+                    "{key}: {} = {value:.3} over {samples} samples; trips when {} {}: {}",
                     g.metric.as_str(),
                     g.comparison.as_str(),
                     g.threshold,
-                    if trips { "tripped" } else { "holds" }
+                    if trips { "tripped" } else { "not tripped" }
                 ),
             );
         }
