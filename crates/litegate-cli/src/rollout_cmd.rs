@@ -9,8 +9,7 @@ use clap::{Args, Subcommand};
 use litegate::config::parse_timestamp_ms;
 use litegate::eval::now_ms;
 use litegate::rollout::{
-    apply, decide, human_duration, rfc3339, status, AuditMeta, MetricsSnapshot, Operation,
-    Verdict,
+    apply, decide, human_duration, rfc3339, status, AuditMeta, MetricsSnapshot, Operation, Verdict,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -194,7 +193,11 @@ fn write_op(target: &Target, write: &WriteOpts, op: Operation) -> anyhow::Result
         st.percent,
         st.version,
         out.display(),
-        if write.key.is_some() { ", signed" } else { ", unsigned" }
+        if write.key.is_some() {
+            ", signed"
+        } else {
+            ", unsigned"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -222,7 +225,11 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<ExitCode> {
             println!("flag {} (config version {})", st.flag, st.version);
             println!("  state: {} ({}% of users)", st.state, st.percent);
             if let Some(t) = st.entered_at_ms {
-                print!("  in phase since {} ({})", rfc3339(t), human_duration(now - t));
+                print!(
+                    "  in phase since {} ({})",
+                    rfc3339(t),
+                    human_duration(now - t)
+                );
                 match st.min_duration_ms {
                     Some(m) => println!(", min duration {}", human_duration(m)),
                     None => println!(),
@@ -239,7 +246,10 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<ExitCode> {
                 let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
                 let state = |k: &str| {
                     let v = e.get(k);
-                    let st = v.and_then(|v| v.get("status")).and_then(Value::as_str).unwrap_or("?");
+                    let st = v
+                        .and_then(|v| v.get("status"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
                     match v.and_then(|v| v.get("phase")).and_then(Value::as_str) {
                         Some(p) => format!("{st}:{p}"),
                         None => st.to_owned(),

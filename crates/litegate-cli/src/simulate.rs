@@ -49,7 +49,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = SimConfig::new(args.devices, args.hours, args.seed);
     cfg.flag = args.flag.clone();
     for f in &args.fault {
-        cfg.faults.push(Fault::parse(f).map_err(anyhow::Error::msg)?);
+        cfg.faults
+            .push(Fault::parse(f).map_err(anyhow::Error::msg)?);
     }
     let report = simulate(&raw, &cfg)?;
     if args.json {

@@ -31,14 +31,19 @@ fn doc() -> Document {
 fn active() -> ActiveSet {
     ActiveSet {
         flags: vec!["new_model".into()],
-        models: vec![ActiveModel { model: "face".into(), accelerator: Some("gpu".into()) }],
+        models: vec![ActiveModel {
+            model: "face".into(),
+            accelerator: Some("gpu".into()),
+        }],
     }
 }
 
 /// The child's body; a no-op in a normal test run.
 #[test]
 fn crash_child_entry() {
-    let Ok(dir) = std::env::var(ENV_DIR) else { return };
+    let Ok(dir) = std::env::var(ENV_DIR) else {
+        return;
+    };
     let mode = std::env::var(ENV_MODE).unwrap_or_default();
     let mut g = Guardrails::open(dir.as_ref()).unwrap();
     g.apply_config(&doc()).unwrap();
@@ -62,7 +67,12 @@ fn crash_child_entry() {
 
 fn run_child(dir: &std::path::Path, mode: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ENV_DIR, dir)
         .env(ENV_MODE, mode)
         .stdout(Stdio::piped())
@@ -104,7 +114,10 @@ fn a_session_killed_mid_run_charges_the_flag_and_the_accelerator() {
     assert_eq!(start.crashed_runs, active().models);
     let ids: Vec<&str> = start.trips.iter().map(|t| t.guardrail.as_str()).collect();
     assert_eq!(ids, ["flag_crashes", "model_crashes"]);
-    assert!(start.trips.iter().all(|t| t.metric == Metric::CrashRate && t.observed == 100.0));
+    assert!(start
+        .trips
+        .iter()
+        .all(|t| t.metric == Metric::CrashRate && t.observed == 100.0));
     assert!(g.local_disables().contains_key("new_model"));
     assert!(g.is_accelerator_disabled("face", "gpu"));
     assert!(!g.is_accelerator_disabled("face", "cpu"));
@@ -112,9 +125,15 @@ fn a_session_killed_mid_run_charges_the_flag_and_the_accelerator() {
     drop(g);
     let mut g = Guardrails::open(dir.path()).unwrap();
     let again = g.begin_session(&ActiveSet::default(), 6_000).unwrap();
-    assert!(again.previous_crashed, "the session started at 5000 never ended");
+    assert!(
+        again.previous_crashed,
+        "the session started at 5000 never ended"
+    );
     assert!(again.crashed_runs.is_empty());
-    assert!(g.is_accelerator_disabled("face", "gpu"), "the trip survived");
+    assert!(
+        g.is_accelerator_disabled("face", "gpu"),
+        "the trip survived"
+    );
 }
 
 #[test]

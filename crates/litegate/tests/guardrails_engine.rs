@@ -41,7 +41,11 @@ fn seeds() -> Value {
 }
 
 fn run(ok: bool, latency_ms: f64) -> ObservationKind {
-    ObservationKind::Run { ok, latency_ms, fell_back: false }
+    ObservationKind::Run {
+        ok,
+        latency_ms,
+        fell_back: false,
+    }
 }
 
 fn flag_obs(kind: ObservationKind, at: i64) -> Observation {
@@ -59,10 +63,19 @@ fn the_seed_thresholds_parse() {
     let specs = parse_guardrails(Some(&seeds())).unwrap();
     assert_eq!(specs.len(), 6);
     let e = specs.iter().find(|s| &*s.id == "error_rate").unwrap();
-    assert_eq!((e.metric, e.threshold, e.window, e.min_samples), (Metric::ErrorRate, 5.0, Window::Last(100), 20));
-    assert_eq!((e.severity, e.action), (Severity::Critical, Action::DisableFlag));
+    assert_eq!(
+        (e.metric, e.threshold, e.window, e.min_samples),
+        (Metric::ErrorRate, 5.0, Window::Last(100), 20)
+    );
+    assert_eq!(
+        (e.severity, e.action),
+        (Severity::Critical, Action::DisableFlag)
+    );
     let w = specs.iter().find(|s| &*s.id == "slow_warning").unwrap();
-    assert_eq!((w.window, w.severity, w.action), (Window::Duration(300_000), Severity::Warning, Action::None));
+    assert_eq!(
+        (w.window, w.severity, w.action),
+        (Window::Duration(300_000), Severity::Warning, Action::None)
+    );
     let g = specs.iter().find(|s| &*s.id == "gpu_failures").unwrap();
     assert_eq!(g.expires_after_ms, Some(86_400_000));
 }
@@ -113,16 +126,35 @@ fn nothing_trips_below_the_minimum_sample_size() {
     let trips = g.observe(&flag_obs(run(true, 10.0), 2000));
     assert_eq!(trips.len(), 1);
     let t = &trips[0];
-    assert_eq!((t.guardrail.as_str(), t.samples, t.observed), ("error_rate", 20, 25.0));
-    assert_eq!((t.threshold, t.window.as_str(), t.at_ms, t.config_version), (5.0, "last 100", 2000, 1));
+    assert_eq!(
+        (t.guardrail.as_str(), t.samples, t.observed),
+        ("error_rate", 20, 25.0)
+    );
+    assert_eq!(
+        (t.threshold, t.window.as_str(), t.at_ms, t.config_version),
+        (5.0, "last 100", 2000, 1)
+    );
     assert_eq!(t.flag.as_deref(), Some("new_model"));
-    assert_eq!(g.local_disables().get("new_model").map(|s| &**s), Some("error_rate"));
+    assert_eq!(
+        g.local_disables().get("new_model").map(|s| &**s),
+        Some("error_rate")
+    );
     // The next evaluation serves the off variation, with reason guardrail.
     let doc = doc_with(1, seeds());
     let disables = g.local_disables();
-    let d = Evaluator::new().with_disables(&disables).bool_details(&doc, "new_model", &Context::new("u"), true);
+    let d = Evaluator::new().with_disables(&disables).bool_details(
+        &doc,
+        "new_model",
+        &Context::new("u"),
+        true,
+    );
     assert!(!d.value);
-    assert_eq!(d.reason, Reason::Guardrail { guardrail: "error_rate".into() });
+    assert_eq!(
+        d.reason,
+        Reason::Guardrail {
+            guardrail: "error_rate".into()
+        }
+    );
     assert_eq!(d.reason.kind(), "guardrail");
 }
 
@@ -143,7 +175,10 @@ fn a_healthy_rate_in_the_last_n_does_not_trip_and_old_failures_roll_out() {
     let mut g = engine(1);
     // 1 failure in every 50 runs: at most 1/20 = 5% once judged, never above.
     for i in 0..1000 {
-        assert!(g.observe(&flag_obs(run(i % 50 != 0, 10.0), i)).is_empty(), "at {i}");
+        assert!(
+            g.observe(&flag_obs(run(i % 50 != 0, 10.0), i)).is_empty(),
+            "at {i}"
+        );
     }
 }
 
@@ -178,11 +213,21 @@ fn model_guardrails_act_per_accelerator_and_force_fallback() {
     for i in 0..5 {
         g.observe(&m("cpu", run(false, 50.0), i));
     }
-    assert!(!g.is_accelerator_disabled("face", "cpu"), "the gpu guardrail ignores the cpu");
+    assert!(
+        !g.is_accelerator_disabled("face", "cpu"),
+        "the gpu guardrail ignores the cpu"
+    );
     for i in 0..4 {
         assert!(g.observe(&m("gpu", run(i != 0, 50.0), i)).is_empty());
     }
-    let trips = g.observe(&m("gpu", ObservationKind::Load { ok: false, ms: 30.0 }, 10));
+    let trips = g.observe(&m(
+        "gpu",
+        ObservationKind::Load {
+            ok: false,
+            ms: 30.0,
+        },
+        10,
+    ));
     assert_eq!(trips.len(), 1);
     assert_eq!(trips[0].accelerator.as_deref(), Some("gpu"));
     assert!(g.is_accelerator_disabled("face", "gpu"));
@@ -191,11 +236,34 @@ fn model_guardrails_act_per_accelerator_and_force_fallback() {
     let trips = g.observe(&m("cpu", run(true, 2001.0), 20));
     assert_eq!(trips.len(), 1);
     assert_eq!(trips[0].observed, 2001.0);
-    assert_eq!(g.forced_fallback("face").map(|s| &**s), Some("slow_critical"));
+    assert_eq!(
+        g.forced_fallback("face").map(|s| &**s),
+        Some("slow_critical")
+    );
     // A model load over 10 s.
     let mut g = engine(1);
-    assert!(g.observe(&m("npu", ObservationKind::Load { ok: true, ms: 9_999.0 }, 1)).is_empty());
-    assert_eq!(g.observe(&m("npu", ObservationKind::Load { ok: true, ms: 12_000.0 }, 2)).len(), 1);
+    assert!(g
+        .observe(&m(
+            "npu",
+            ObservationKind::Load {
+                ok: true,
+                ms: 9_999.0
+            },
+            1
+        ))
+        .is_empty());
+    assert_eq!(
+        g.observe(&m(
+            "npu",
+            ObservationKind::Load {
+                ok: true,
+                ms: 12_000.0
+            },
+            2
+        ))
+        .len(),
+        1
+    );
     assert!(g.forced_fallback("face").is_some());
 }
 
@@ -211,7 +279,10 @@ fn trips_persist_across_a_restart_and_only_a_newer_version_lifts_them() {
         assert!(g.local_disables().contains_key("new_model"));
     }
     let mut g = Guardrails::open(dir.path()).unwrap();
-    assert!(g.local_disables().contains_key("new_model"), "restored before any config");
+    assert!(
+        g.local_disables().contains_key("new_model"),
+        "restored before any config"
+    );
     assert_eq!(g.pending_trips().len(), 1);
     // The same version again (an app restart reloading its cached config).
     assert!(g.apply_config(&doc_with(4, seeds())).unwrap().is_empty());
@@ -230,7 +301,10 @@ fn trips_persist_across_a_restart_and_only_a_newer_version_lifts_them() {
     // A lifted guardrail needs fresh evidence: one success does not re-trip.
     assert!(g.observe(&flag_obs(run(true, 10.0), 100)).is_empty());
     drop(g);
-    assert!(Guardrails::open(dir.path()).unwrap().local_disables().is_empty());
+    assert!(Guardrails::open(dir.path())
+        .unwrap()
+        .local_disables()
+        .is_empty());
 }
 
 #[test]
@@ -250,7 +324,11 @@ fn expiry_and_reset_lift_trips() {
     for i in 0..20 {
         g.observe(&flag_obs(run(false, 10.0), i));
     }
-    g.observe(&Observation::new(Subject::model("face", None), run(true, 5000.0), 1));
+    g.observe(&Observation::new(
+        Subject::model("face", None),
+        run(true, 5000.0),
+        1,
+    ));
     assert_eq!(g.active_trips().len(), 2);
     assert_eq!(g.reset(Some("error_rate")).len(), 1);
     assert!(g.local_disables().is_empty());
@@ -262,7 +340,11 @@ fn expiry_and_reset_lift_trips() {
 #[test]
 fn a_damaged_state_file_is_moved_aside() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("guardrails.json"), b"{\"config_version\": 3, \"act").unwrap();
+    std::fs::write(
+        dir.path().join("guardrails.json"),
+        b"{\"config_version\": 3, \"act",
+    )
+    .unwrap();
     let g = Guardrails::open(dir.path()).unwrap();
     assert!(g.recovered_from().is_some());
     assert!(g.active_trips().is_empty());
@@ -275,7 +357,10 @@ fn crash_rate_counts_sessions_across_restarts() {
     for s in 0..9 {
         let mut g = Guardrails::open(dir.path()).unwrap();
         g.apply_config(&doc_with(1, seeds())).unwrap();
-        let t = g.observe(&flag_obs(ObservationKind::SessionEnd { crashed: s == 0 }, s));
+        let t = g.observe(&flag_obs(
+            ObservationKind::SessionEnd { crashed: s == 0 },
+            s,
+        ));
         assert!(t.is_empty());
         // Observations persist with the state (end_session saves it too).
         g.save().unwrap();
@@ -283,7 +368,13 @@ fn crash_rate_counts_sessions_across_restarts() {
     // The tenth session makes the minimum: 1 crash in 10 = 10% > 2%.
     let mut g = Guardrails::open(dir.path()).unwrap();
     g.apply_config(&doc_with(1, seeds())).unwrap();
-    let t = g.observe(&flag_obs(ObservationKind::SessionEnd { crashed: false }, 10));
+    let t = g.observe(&flag_obs(
+        ObservationKind::SessionEnd { crashed: false },
+        10,
+    ));
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].metric, t[0].samples, t[0].observed), (Metric::CrashRate, 10, 10.0));
+    assert_eq!(
+        (t[0].metric, t[0].samples, t[0].observed),
+        (Metric::CrashRate, 10, 10.0)
+    );
 }

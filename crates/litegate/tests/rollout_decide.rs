@@ -43,7 +43,14 @@ fn latency(base: f64, n: u64) -> ExpHistogram {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn snapshot(t_users: u64, c_users: u64, t_err: u64, c_err: u64, t_crash: u64, t_lat: f64) -> MetricsSnapshot {
+fn snapshot(
+    t_users: u64,
+    c_users: u64,
+    t_err: u64,
+    c_err: u64,
+    t_crash: u64,
+    t_lat: f64,
+) -> MetricsSnapshot {
     let v = |users: u64, errors: u64, crashes: u64, lat: f64| {
         json!({"users": users, "exposures": users * 3, "runs": users * 10, "errors": errors,
                "sessions": users * 2, "crashes": crashes,
@@ -64,18 +71,33 @@ const LATE: &str = "2027-01-12T00:00:00Z";
 
 #[test]
 fn healthy_treatment_after_min_duration_advances() {
-    let d = decide(&config(), "new_model", &snapshot(1000, 9000, 10, 90, 2, 100.0), at(LATE)).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1000, 9000, 10, 90, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Advance, "{:#?}", d.checks);
     assert!(!d.srm_blocked);
     assert!(d.checks.iter().any(|c| c.name == "srm"));
-    assert!(d.checks.iter().any(|c| c.name == "error_rate_vs_control:on"));
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.name == "error_rate_vs_control:on"));
     assert!(d.checks.iter().any(|c| c.name == "latency_vs_control:on"));
     assert!(d.checks.iter().any(|c| c.name == "guardrail:errors:on"));
 }
 
 #[test]
 fn before_min_duration_it_holds() {
-    let d = decide(&config(), "new_model", &snapshot(1000, 9000, 10, 90, 2, 100.0), at("2027-01-10T12:00:00Z")).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1000, 9000, 10, 90, 2, 100.0),
+        at("2027-01-10T12:00:00Z"),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Hold);
     let c = d.checks.iter().find(|c| c.name == "min_duration").unwrap();
     assert_eq!(c.verdict, Verdict::Hold);
@@ -85,9 +107,20 @@ fn before_min_duration_it_holds() {
 #[test]
 fn a_high_error_rate_rolls_back_with_every_reason() {
     // 8% errors in the treatment, 1% in the control.
-    let d = decide(&config(), "new_model", &snapshot(1000, 9000, 800, 900, 2, 100.0), at(LATE)).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1000, 9000, 800, 900, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Rollback);
-    let names: Vec<&str> = d.checks.iter().filter(|c| c.verdict == Verdict::Rollback).map(|c| c.name.as_str()).collect();
+    let names: Vec<&str> = d
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Rollback)
+        .map(|c| c.name.as_str())
+        .collect();
     assert!(names.contains(&"max_error_rate:on"), "{names:?}");
     assert!(names.contains(&"guardrail:errors:on"), "{names:?}");
     assert!(names.contains(&"error_rate_vs_control:on"), "{names:?}");
@@ -96,25 +129,51 @@ fn a_high_error_rate_rolls_back_with_every_reason() {
 #[test]
 fn a_crash_rate_above_the_criterion_rolls_back_even_during_min_duration() {
     // 2000 sessions, 60 crashes: 3% > 2%.
-    let d = decide(&config(), "new_model", &snapshot(1000, 9000, 10, 90, 60, 100.0), at("2027-01-10T06:00:00Z")).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1000, 9000, 10, 90, 60, 100.0),
+        at("2027-01-10T06:00:00Z"),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Rollback);
 }
 
 #[test]
 fn slow_latency_trips_the_criterion_and_the_comparison() {
-    let d = decide(&config(), "new_model", &snapshot(1000, 9000, 10, 90, 2, 900.0), at(LATE)).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1000, 9000, 10, 90, 2, 900.0),
+        at(LATE),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Rollback);
-    let lat = d.checks.iter().find(|c| c.name == "latency_vs_control:on").unwrap();
+    let lat = d
+        .checks
+        .iter()
+        .find(|c| c.name == "latency_vs_control:on")
+        .unwrap();
     assert_eq!(lat.verdict, Verdict::Hold);
     assert!(lat.message.contains("95% confidence"), "{}", lat.message);
-    let warn = d.checks.iter().find(|c| c.name == "guardrail:slow:on").unwrap();
+    let warn = d
+        .checks
+        .iter()
+        .find(|c| c.name == "guardrail:slow:on")
+        .unwrap();
     assert_eq!(warn.verdict, Verdict::Hold);
 }
 
 #[test]
 fn sample_ratio_mismatch_blocks_any_decision() {
     // 10% expected, 13% observed, with a terrible error rate: still no rollback.
-    let d = decide(&config(), "new_model", &snapshot(1300, 8700, 800, 90, 2, 100.0), at(LATE)).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1300, 8700, 800, 90, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
     assert!(d.srm_blocked);
     assert_eq!(d.verdict, Verdict::Hold);
     let srm = d.checks.iter().find(|c| c.name == "srm").unwrap();
@@ -123,9 +182,18 @@ fn sample_ratio_mismatch_blocks_any_decision() {
 
 #[test]
 fn too_few_users_hold() {
-    let d = decide(&config(), "new_model", &snapshot(60, 540, 30, 5, 0, 100.0), at(LATE)).unwrap();
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(60, 540, 30, 5, 0, 100.0),
+        at(LATE),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Hold);
-    assert!(d.checks.iter().any(|c| c.name == "min_users:on" && c.verdict == Verdict::Hold));
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.name == "min_users:on" && c.verdict == Verdict::Hold));
 }
 
 #[test]
@@ -143,7 +211,13 @@ fn bad_snapshots_are_refused_with_their_path() {
 fn nothing_to_decide_when_not_running() {
     let mut c = config();
     c["flags"]["new_model"]["rollout"]["state"] = json!({"status": "rolled_back"});
-    let d = decide(&c, "new_model", &snapshot(1000, 9000, 10, 90, 2, 100.0), at(LATE)).unwrap();
+    let d = decide(
+        &c,
+        "new_model",
+        &snapshot(1000, 9000, 10, 90, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
     assert_eq!(d.verdict, Verdict::Hold);
     assert_eq!(d.checks[0].name, "state");
 }

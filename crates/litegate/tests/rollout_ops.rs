@@ -54,27 +54,68 @@ fn illegal(r: Result<Value, RolloutError>) -> String {
 #[test]
 fn a_full_rollout_walks_every_phase_with_audit_and_versions() {
     let mut d = doc(json!({"status": "not_started"}));
-    d = apply(&d, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)).unwrap();
+    d = apply(
+        &d,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: false,
+        },
+        &meta(T0),
+    )
+    .unwrap();
     assert_eq!(state_of(&d), json!({"status": "running", "phase": "alpha"}));
     assert_eq!(d["version"], 11);
     // alpha has a 24h minimum.
-    let early = apply(&d, "new_model", Operation::Advance { force: false }, &meta("2027-01-15T20:00:00Z"));
+    let early = apply(
+        &d,
+        "new_model",
+        Operation::Advance { force: false },
+        &meta("2027-01-15T20:00:00Z"),
+    );
     match early {
-        Err(RolloutError::MinDurationNotMet { phase, elapsed, required, .. }) => {
-            assert_eq!((phase.as_str(), elapsed.as_str(), required.as_str()), ("alpha", "12h 0m", "1d 0h"));
+        Err(RolloutError::MinDurationNotMet {
+            phase,
+            elapsed,
+            required,
+            ..
+        }) => {
+            assert_eq!(
+                (phase.as_str(), elapsed.as_str(), required.as_str()),
+                ("alpha", "12h 0m", "1d 0h")
+            );
         }
         other => panic!("{other:?}"),
     }
-    d = apply(&d, "new_model", Operation::Advance { force: false }, &meta("2027-01-16T09:00:00Z")).unwrap();
+    d = apply(
+        &d,
+        "new_model",
+        Operation::Advance { force: false },
+        &meta("2027-01-16T09:00:00Z"),
+    )
+    .unwrap();
     assert_eq!(state_of(&d)["phase"], "beta");
     for expected in ["limited", "extended", "full"] {
-        d = apply(&d, "new_model", Operation::Advance { force: false }, &meta("2027-01-17T09:00:00Z")).unwrap();
+        d = apply(
+            &d,
+            "new_model",
+            Operation::Advance { force: false },
+            &meta("2027-01-17T09:00:00Z"),
+        )
+        .unwrap();
         assert_eq!(state_of(&d)["phase"], expected);
     }
-    d = apply(&d, "new_model", Operation::Advance { force: false }, &meta("2027-01-18T09:00:00Z")).unwrap();
+    d = apply(
+        &d,
+        "new_model",
+        Operation::Advance { force: false },
+        &meta("2027-01-18T09:00:00Z"),
+    )
+    .unwrap();
     assert_eq!(state_of(&d), json!({"status": "complete"}));
     assert_eq!(d["version"], 16);
-    let audit = d["flags"]["new_model"]["rollout"]["audit"].as_array().unwrap();
+    let audit = d["flags"]["new_model"]["rollout"]["audit"]
+        .as_array()
+        .unwrap();
     assert_eq!(audit.len(), 6);
     assert_eq!(audit[0]["actor"], "alice");
     assert_eq!(audit[0]["action"], "start");
@@ -91,15 +132,34 @@ fn a_full_rollout_walks_every_phase_with_audit_and_versions() {
     );
     let parsed = Document::parse(&serde_json::to_vec(&d).unwrap()).unwrap();
     assert_eq!(parsed.version, 16);
-    let complete = illegal(apply(&d, "new_model", Operation::Advance { force: false }, &meta(T0)));
+    let complete = illegal(apply(
+        &d,
+        "new_model",
+        Operation::Advance { force: false },
+        &meta(T0),
+    ));
     assert!(complete.contains("complete"), "{complete}");
 }
 
 #[test]
 fn force_skips_the_minimum_duration() {
     let d = doc(json!({"status": "not_started"}));
-    let d = apply(&d, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)).unwrap();
-    let d = apply(&d, "new_model", Operation::Advance { force: true }, &meta("2027-01-15T09:00:00Z")).unwrap();
+    let d = apply(
+        &d,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: false,
+        },
+        &meta(T0),
+    )
+    .unwrap();
+    let d = apply(
+        &d,
+        "new_model",
+        Operation::Advance { force: true },
+        &meta("2027-01-15T09:00:00Z"),
+    )
+    .unwrap();
     assert_eq!(state_of(&d)["phase"], "beta");
 }
 
@@ -110,14 +170,31 @@ fn pause_resume_and_their_illegal_transitions() {
     assert_eq!(state_of(&p), json!({"status": "paused", "phase": "beta"}));
     let msg = illegal(apply(&p, "new_model", Operation::Pause, &meta(T0)));
     assert!(msg.contains("paused at beta"), "{msg}");
-    let msg = illegal(apply(&p, "new_model", Operation::Advance { force: true }, &meta(T0)));
+    let msg = illegal(apply(
+        &p,
+        "new_model",
+        Operation::Advance { force: true },
+        &meta(T0),
+    ));
     assert!(msg.contains("resume it first"), "{msg}");
     let r = apply(&p, "new_model", Operation::Resume, &meta(T0)).unwrap();
     assert_eq!(state_of(&r), json!({"status": "running", "phase": "beta"}));
     illegal(apply(&r, "new_model", Operation::Resume, &meta(T0)));
-    illegal(apply(&r, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)));
+    illegal(apply(
+        &r,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: false,
+        },
+        &meta(T0),
+    ));
     let ns = doc(json!({"status": "not_started"}));
-    let msg = illegal(apply(&ns, "new_model", Operation::Advance { force: true }, &meta(T0)));
+    let msg = illegal(apply(
+        &ns,
+        "new_model",
+        Operation::Advance { force: true },
+        &meta(T0),
+    ));
     assert!(msg.contains("start it first"), "{msg}");
     illegal(apply(&ns, "new_model", Operation::Pause, &meta(T0)));
     illegal(apply(&ns, "new_model", Operation::Resume, &meta(T0)));
@@ -137,11 +214,22 @@ fn rollback_returns_to_the_previous_phase_and_from_the_first_rolls_back() {
     assert!(msg.contains("emergency-rollback"), "{msg}");
     illegal(apply(&gone, "new_model", Operation::Pause, &meta(T0)));
     // Rolled back: restartable.
-    let again = apply(&gone, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)).unwrap();
+    let again = apply(
+        &gone,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: false,
+        },
+        &meta(T0),
+    )
+    .unwrap();
     assert_eq!(state_of(&again)["phase"], "alpha");
     let c = doc(json!({"status": "complete"}));
     let back = apply(&c, "new_model", Operation::Rollback, &meta(T0)).unwrap();
-    assert_eq!(state_of(&back), json!({"status": "paused", "phase": "extended"}));
+    assert_eq!(
+        state_of(&back),
+        json!({"status": "paused", "phase": "extended"})
+    );
 }
 
 #[test]
@@ -170,10 +258,25 @@ fn emergency_rollback_turns_the_kill_switch_on_and_needs_a_reason() {
     illegal(apply(&e, "new_model", Operation::EmergencyRollback, &m));
     // Starting again needs the switch cleared explicitly.
     assert!(matches!(
-        apply(&e, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)),
+        apply(
+            &e,
+            "new_model",
+            Operation::Start {
+                clear_kill_switch: false
+            },
+            &meta(T0)
+        ),
         Err(RolloutError::KillSwitchActive { .. })
     ));
-    let s = apply(&e, "new_model", Operation::Start { clear_kill_switch: true }, &meta(T0)).unwrap();
+    let s = apply(
+        &e,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: true,
+        },
+        &meta(T0),
+    )
+    .unwrap();
     assert_eq!(s["flags"]["new_model"]["kill_switch"]["active"], false);
     assert_eq!(state_of(&s)["phase"], "alpha");
     // Emergency rollback works from any state, even not started.
@@ -194,14 +297,24 @@ fn bad_input_is_refused_with_a_typed_error() {
     ));
     let mut bad = d.clone();
     bad["flags"]["new_model"]["rollout"]["phases"][0]["min_duration"] = json!("soon");
-    match apply(&bad, "new_model", Operation::Advance { force: false }, &meta(T0)) {
+    match apply(
+        &bad,
+        "new_model",
+        Operation::Advance { force: false },
+        &meta(T0),
+    ) {
         Err(RolloutError::InvalidPlan { path, .. }) => {
             assert_eq!(path, "flags.new_model.rollout.phases[0].min_duration")
         }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        apply(&json!({"format_version": 1}), "new_model", Operation::Pause, &meta(T0)),
+        apply(
+            &json!({"format_version": 1}),
+            "new_model",
+            Operation::Pause,
+            &meta(T0)
+        ),
         Err(RolloutError::Config(_))
     ));
 }
@@ -209,8 +322,21 @@ fn bad_input_is_refused_with_a_typed_error() {
 #[test]
 fn status_reports_phase_percent_and_time_in_phase() {
     let d = doc(json!({"status": "not_started"}));
-    let d = apply(&d, "new_model", Operation::Start { clear_kill_switch: false }, &meta(T0)).unwrap();
-    let s = status(&d, "new_model", parse_timestamp_ms("2027-01-15T10:00:00Z").unwrap()).unwrap();
+    let d = apply(
+        &d,
+        "new_model",
+        Operation::Start {
+            clear_kill_switch: false,
+        },
+        &meta(T0),
+    )
+    .unwrap();
+    let s = status(
+        &d,
+        "new_model",
+        parse_timestamp_ms("2027-01-15T10:00:00Z").unwrap(),
+    )
+    .unwrap();
     assert_eq!(s.status, "running");
     assert_eq!(s.phase.as_deref(), Some("alpha"));
     assert_eq!(s.percent, 1.0);

@@ -64,10 +64,17 @@ fn the_guardrail_trips_before_one_percent_of_users_see_a_failure() {
     let r = simulate(&config("beta"), &cfg(7, &["error:rate=0.3"])).unwrap();
     let first_trip = r.first_trip_minute.expect("a local trip");
     let one_percent = r.one_percent_failed_minute.unwrap_or(i64::MAX);
-    assert!(first_trip < one_percent, "trip at {first_trip}, 1% failed at {one_percent}\n{}", r.table());
+    assert!(
+        first_trip < one_percent,
+        "trip at {first_trip}, 1% failed at {one_percent}\n{}",
+        r.table()
+    );
     // The fleet decision rolled the phase back too.
     let rollback = r.fleet_rollback_minute.expect("a fleet rollback");
-    assert!(r.events.iter().any(|e| e.kind == "operation" && e.detail.starts_with("rollback")));
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.kind == "operation" && e.detail.starts_with("rollback")));
     assert_eq!(r.phases[0].phase, "beta");
     assert_eq!(r.phases[0].rolled_back_after_minutes, Some(rollback));
     assert!(r.phases[0].local_trips > 0);
@@ -87,7 +94,13 @@ fn at_alpha_the_blast_radius_stays_under_one_percent() {
 fn a_gpu_fault_on_one_device_model_disables_the_gpu_there() {
     let r = simulate(&config("beta"), &cfg(5, &["gpu-fail:device=pixel-7"])).unwrap();
     assert!(r.first_trip_minute.is_some(), "{}", r.table());
-    assert!(r.events.iter().any(|e| e.kind == "first_trip" && e.detail.contains("pixel-7")), "{:?}", r.events);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.kind == "first_trip" && e.detail.contains("pixel-7")),
+        "{:?}",
+        r.events
+    );
 }
 
 #[test]
@@ -98,7 +111,12 @@ fn a_healthy_rollout_advances_to_full_without_trips() {
     assert_eq!(r.first_trip_minute, None);
     assert_eq!(r.blast_radius, 0);
     let phases: Vec<&str> = r.phases.iter().map(|p| p.phase.as_str()).collect();
-    assert_eq!(phases, ["alpha", "beta", "limited", "extended", "full"], "{}", r.table());
+    assert_eq!(
+        phases,
+        ["alpha", "beta", "limited", "extended", "full"],
+        "{}",
+        r.table()
+    );
     assert!(r.fleet_rollback_minute.is_none());
     let svg = r.svg();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -109,12 +127,30 @@ fn a_healthy_rollout_advances_to_full_without_trips() {
 fn fault_specs_are_parsed_or_refused_clearly() {
     assert_eq!(
         Fault::parse("error:rate=0.08,device=pixel-7").unwrap(),
-        Fault::Error { rate: 0.08, device: Some("pixel-7".into()) }
+        Fault::Error {
+            rate: 0.08,
+            device: Some("pixel-7".into())
+        }
     );
-    assert_eq!(Fault::parse("gpu-fail").unwrap(), Fault::GpuFail { device: None });
-    assert_eq!(Fault::parse("slow:ms=2500,rate=0.5").unwrap(), Fault::Slow { ms: 2500.0, rate: 0.5 });
-    assert!(Fault::parse("error:rate=8").unwrap_err().contains("probability"));
+    assert_eq!(
+        Fault::parse("gpu-fail").unwrap(),
+        Fault::GpuFail { device: None }
+    );
+    assert_eq!(
+        Fault::parse("slow:ms=2500,rate=0.5").unwrap(),
+        Fault::Slow {
+            ms: 2500.0,
+            rate: 0.5
+        }
+    );
+    assert!(Fault::parse("error:rate=8")
+        .unwrap_err()
+        .contains("probability"));
     assert!(Fault::parse("error").unwrap_err().contains("rate="));
-    assert!(Fault::parse("meteor").unwrap_err().contains("unknown fault kind"));
-    assert!(Fault::parse("crash:rate").unwrap_err().contains("key=value"));
+    assert!(Fault::parse("meteor")
+        .unwrap_err()
+        .contains("unknown fault kind"));
+    assert!(Fault::parse("crash:rate")
+        .unwrap_err()
+        .contains("key=value"));
 }

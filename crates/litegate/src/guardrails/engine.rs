@@ -275,9 +275,11 @@ impl Guardrails {
         for (i, spec) in specs.iter().enumerate() {
             match &spec.target {
                 Target::Flag(f) => self.by_flag.entry(Box::from(&**f)).or_default().push(i),
-                Target::Model { model, .. } => {
-                    self.by_model.entry(Box::from(&**model)).or_default().push(i)
-                }
+                Target::Model { model, .. } => self
+                    .by_model
+                    .entry(Box::from(&**model))
+                    .or_default()
+                    .push(i),
             }
             let fp = fingerprint(spec);
             let id = spec.id.to_string();
@@ -298,10 +300,7 @@ impl Guardrails {
             self.lift_expired(obs.at_ms);
         }
         let (indices, key): (&[usize], &str) = match &obs.subject {
-            Subject::Flag(f) => (
-                self.by_flag.get(&**f).map_or(&[][..], Vec::as_slice),
-                "",
-            ),
+            Subject::Flag(f) => (self.by_flag.get(&**f).map_or(&[][..], Vec::as_slice), ""),
             Subject::Model { model, accelerator } => (
                 self.by_model.get(&**model).map_or(&[][..], Vec::as_slice),
                 accelerator.as_deref().unwrap_or(""),
@@ -427,7 +426,9 @@ impl Guardrails {
                     }
                 }
                 (Action::ForceFallback, _, Some(m)) => {
-                    self.forced_fallback.entry(Box::from(m.as_str())).or_insert(id);
+                    self.forced_fallback
+                        .entry(Box::from(m.as_str()))
+                        .or_insert(id);
                 }
                 _ => {}
             }

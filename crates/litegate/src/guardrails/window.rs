@@ -237,7 +237,9 @@ impl WindowState {
     /// Forgets every sample.
     pub(crate) fn clear(&mut self) {
         match self {
-            WindowState::Ring { cap, values_hist, .. } => *self = Self::last(*cap, *values_hist),
+            WindowState::Ring {
+                cap, values_hist, ..
+            } => *self = Self::last(*cap, *values_hist),
             WindowState::Timed {
                 slot_ms,
                 values_hist,

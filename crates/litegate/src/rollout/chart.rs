@@ -6,6 +6,8 @@
 use super::simulate::{SimReport, STEP_MINUTES};
 use std::fmt::Write;
 
+type SeriesFn = fn(&super::simulate::TimePoint) -> f64;
+
 const W: f64 = 860.0;
 const H: f64 = 420.0;
 const LEFT: f64 = 70.0;
@@ -14,7 +16,9 @@ const TOP: f64 = 50.0;
 const BOTTOM: f64 = 70.0;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn nice_max(v: f64) -> f64 {
@@ -97,7 +101,11 @@ pub(crate) fn render_svg(r: &SimReport) -> String {
         marks.push((m, "first local trip", "#d97706"));
     }
     for e in r.events.iter().filter(|e| e.kind == "operation") {
-        let color = if e.detail.starts_with("rollback") { "#dc2626" } else { "#2563eb" };
+        let color = if e.detail.starts_with("rollback") {
+            "#dc2626"
+        } else {
+            "#2563eb"
+        };
         marks.push((e.minute, e.detail.as_str(), color));
     }
     for (i, (m, label, color)) in marks.iter().enumerate() {
@@ -112,10 +120,16 @@ pub(crate) fn render_svg(r: &SimReport) -> String {
         );
     }
     // Series.
-    let series: [(&str, &str, fn(&super::simulate::TimePoint) -> f64); 3] = [
-        ("devices served the treatment (per 5 min)", "#2563eb", |p| f64::from(p.exposed_now)),
-        ("users ever exposed", "#93c5fd", |p| f64::from(p.exposed_total)),
-        ("users who saw a failure", "#dc2626", |p| f64::from(p.failed_total)),
+    let series: [(&str, &str, SeriesFn); 3] = [
+        ("devices served the treatment (per 5 min)", "#2563eb", |p| {
+            f64::from(p.exposed_now)
+        }),
+        ("users ever exposed", "#93c5fd", |p| {
+            f64::from(p.exposed_total)
+        }),
+        ("users who saw a failure", "#dc2626", |p| {
+            f64::from(p.failed_total)
+        }),
     ];
     for (i, (label, color, f)) in series.iter().enumerate() {
         let mut pts = String::new();

@@ -73,9 +73,11 @@ pub fn decide(
     let bytes = serde_json::to_vec(raw).map_err(|e| RolloutError::Document(e.to_string()))?;
     let doc = Document::parse(&bytes)?;
     let (r, state) = effective(&doc, flag, now_ms)?;
-    let f = doc.ready_flag(flag).ok_or_else(|| RolloutError::NoSuchFlag {
-        flag: flag.to_owned(),
-    })?;
+    let f = doc
+        .ready_flag(flag)
+        .ok_or_else(|| RolloutError::NoSuchFlag {
+            flag: flag.to_owned(),
+        })?;
     let raw_rollout = &raw["flags"][flag]["rollout"];
     let plan = plan_phases(raw_rollout, flag)?;
     let mut checks = Vec::new();
@@ -98,7 +100,10 @@ pub fn decide(
             });
         }
     };
-    let criteria = plan.get(phase).map(|p| p.criteria.clone()).unwrap_or_default();
+    let criteria = plan
+        .get(phase)
+        .map(|p| p.criteria.clone())
+        .unwrap_or_default();
     let phase_name = r.phases[phase].name.to_string();
     if let RolloutState::Paused { .. } = state {
         check(
@@ -117,7 +122,10 @@ pub fn decide(
             variation,
             otherwise,
             ..
-        } => vec![(names(*otherwise), 100.0 - percent), (names(*variation), percent)],
+        } => vec![
+            (names(*otherwise), 100.0 - percent),
+            (names(*variation), percent),
+        ],
         Serve::Percentage {
             buckets,
             variation,
@@ -161,7 +169,11 @@ pub fn decide(
             check(
                 &mut checks,
                 "srm",
-                if srm_blocked { Verdict::Hold } else { Verdict::Advance },
+                if srm_blocked {
+                    Verdict::Hold
+                } else {
+                    Verdict::Advance
+                },
                 format!(
                     "users {}: chi-square {:.3}, p = {:.3e} {} {}{}",
                     split.join(", "),
@@ -182,7 +194,16 @@ pub fn decide(
     let treatments: Vec<usize> = (1..arms.len()).collect();
     for &i in &treatments {
         let (key, _) = &arms[i];
-        judge_arm(&mut checks, &doc, flag, key, stats[i], stats[0], &arms[0].0, &criteria);
+        judge_arm(
+            &mut checks,
+            &doc,
+            flag,
+            key,
+            stats[i],
+            stats[0],
+            &arms[0].0,
+            &criteria,
+        );
     }
 
     // Minimum duration, which only holds back an advance.
@@ -203,7 +224,11 @@ pub fn decide(
                 &mut checks,
                 "min_duration",
                 Verdict::Advance,
-                format!("{phase_name} has run {} (min {})", human_duration(now_ms - t), human_duration(min)),
+                format!(
+                    "{phase_name} has run {} (min {})",
+                    human_duration(now_ms - t),
+                    human_duration(min)
+                ),
             ),
             None => check(
                 &mut checks,
@@ -255,10 +280,30 @@ fn judge_arm(
     let p95 = t.latency_ms.as_ref().and_then(|h| h.quantile(0.95));
     let p99 = t.latency_ms.as_ref().and_then(|h| h.quantile(0.99));
     let limits = [
-        ("max_error_rate", criteria.max_error_rate, Some(t.error_rate()), "%"),
-        ("max_crash_rate", criteria.max_crash_rate, Some(t.crash_rate()), "%"),
-        ("max_latency_p95_ms", criteria.max_latency_p95_ms, p95, " ms"),
-        ("max_latency_p99_ms", criteria.max_latency_p99_ms, p99, " ms"),
+        (
+            "max_error_rate",
+            criteria.max_error_rate,
+            Some(t.error_rate()),
+            "%",
+        ),
+        (
+            "max_crash_rate",
+            criteria.max_crash_rate,
+            Some(t.crash_rate()),
+            "%",
+        ),
+        (
+            "max_latency_p95_ms",
+            criteria.max_latency_p95_ms,
+            p95,
+            " ms",
+        ),
+        (
+            "max_latency_p99_ms",
+            criteria.max_latency_p99_ms,
+            p99,
+            " ms",
+        ),
     ];
     for (name, limit, value, unit) in limits {
         let (Some(limit), Some(value)) = (limit, value) else {
@@ -268,20 +313,36 @@ fn judge_arm(
         check(
             checks,
             format!("{name}:{key}"),
-            if over { Verdict::Rollback } else { Verdict::Advance },
-            format!("{key}: {value:.3}{unit} {} {limit}{unit}", if over { ">" } else { "<=" }),
+            if over {
+                Verdict::Rollback
+            } else {
+                Verdict::Advance
+            },
+            format!(
+                "{key}: {value:.3}{unit} {} {limit}{unit}",
+                if over { ">" } else { "<=" }
+            ),
         );
     }
     // The flag's device guardrails, applied to the fleet aggregate.
     if let Ok(specs) = parse_guardrails(doc.section("guardrails")) {
-        for g in specs.iter().filter(|g| g.target == Target::Flag(flag.into())) {
+        for g in specs
+            .iter()
+            .filter(|g| g.target == Target::Flag(flag.into()))
+        {
             let (value, samples) = match g.metric {
                 Metric::ErrorRate | Metric::InferenceFailureRate => (Some(t.error_rate()), t.runs),
                 Metric::CrashRate => (Some(t.crash_rate()), t.sessions),
                 Metric::FallbackRate => (Some(t.fallback_rate()), t.runs),
-                Metric::LatencyP50 | Metric::LatencyP95 | Metric::LatencyP99 | Metric::LatencyMax => {
+                Metric::LatencyP50
+                | Metric::LatencyP95
+                | Metric::LatencyP99
+                | Metric::LatencyMax => {
                     let h = t.latency_ms.as_ref();
-                    (h.and_then(|h| h.quantile(g.metric.quantile())), h.map_or(0, |h| h.count))
+                    (
+                        h.and_then(|h| h.quantile(g.metric.quantile())),
+                        h.map_or(0, |h| h.count),
+                    )
                 }
                 Metric::LoadTimeMax | Metric::MemoryMaxMb => (None, 0),
             };
@@ -314,7 +375,11 @@ fn judge_arm(
     if c.users >= criteria.min_users {
         for (name, (x1, n1), (x2, n2)) in [
             ("error_rate", (t.errors, t.runs), (c.errors, c.runs)),
-            ("crash_rate", (t.crashes, t.sessions), (c.crashes, c.sessions)),
+            (
+                "crash_rate",
+                (t.crashes, t.sessions),
+                (c.crashes, c.sessions),
+            ),
         ] {
             if let Some(res) = two_proportion_z(x1, n1, x2, n2) {
                 let worse = res.p_value < alpha;

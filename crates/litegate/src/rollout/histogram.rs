@@ -69,7 +69,10 @@ impl ExpHistogram {
     /// Lower and upper bound of bucket `index`.
     pub fn bounds(&self, index: i32) -> (f64, f64) {
         let b = self.base_log2();
-        ((f64::from(index) * b).exp2(), (f64::from(index + 1) * b).exp2())
+        (
+            (f64::from(index) * b).exp2(),
+            (f64::from(index + 1) * b).exp2(),
+        )
     }
 
     /// Records `n` copies of `v` (negative values count as zero).

@@ -82,7 +82,9 @@ pub enum RolloutError {
         operation: &'static str,
     },
     /// The kill switch is on and the operation would serve the flag again.
-    #[error("flag `{flag}`'s kill switch is on ({reason}); pass --clear-kill-switch to start again")]
+    #[error(
+        "flag `{flag}`'s kill switch is on ({reason}); pass --clear-kill-switch to start again"
+    )]
     KillSwitchActive {
         /// The key.
         flag: String,
@@ -129,6 +131,9 @@ pub fn human_duration(ms: i64) -> String {
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| ms.to_string())
 }

@@ -142,7 +142,10 @@ pub fn apply(
     let kill = parsed.ready_flag(flag).and_then(|f| f.kill_switch.clone());
     let mut set_kill: Option<Value> = None;
     let next = match (op, state) {
-        (Operation::Start { clear_kill_switch }, RolloutState::NotStarted | RolloutState::RolledBack) => {
+        (
+            Operation::Start { clear_kill_switch },
+            RolloutState::NotStarted | RolloutState::RolledBack,
+        ) => {
             if let Some(k) = &kill {
                 if !clear_kill_switch {
                     return Err(RolloutError::KillSwitchActive {
@@ -155,7 +158,9 @@ pub fn apply(
             RolloutState::Running { phase: 0 }
         }
         (Operation::Start { .. }, _) => {
-            return Err(refuse("only a rollout that is not started or rolled back can start"))
+            return Err(refuse(
+                "only a rollout that is not started or rolled back can start",
+            ))
         }
         (Operation::Advance { force }, RolloutState::Running { phase }) => {
             let raw_rollout = &doc["flags"][flag]["rollout"];
@@ -207,7 +212,9 @@ pub fn apply(
             }
         }
         (Operation::Rollback, _) => {
-            return Err(refuse("there is no earlier phase; use emergency-rollback to force the off variation"))
+            return Err(refuse(
+                "there is no earlier phase; use emergency-rollback to force the off variation",
+            ))
         }
         (Operation::EmergencyRollback, _) => {
             let Some(reason) = &reason else {

@@ -60,12 +60,19 @@ fn bad(path: String, message: impl Into<String>) -> RolloutError {
     }
 }
 
-fn opt_num(m: &serde_json::Map<String, Value>, key: &str, path: &str) -> Result<Option<f64>, RolloutError> {
+fn opt_num(
+    m: &serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<f64>, RolloutError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_f64() {
             Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-            _ => Err(bad(format!("{path}.{key}"), "expected a non-negative number")),
+            _ => Err(bad(
+                format!("{path}.{key}"),
+                "expected a non-negative number",
+            )),
         },
     }
 }
@@ -89,13 +96,19 @@ pub fn parse_criteria(v: Option<&Value>, path: &str) -> Result<Criteria, Rollout
     c.max_latency_p99_ms = opt_num(m, "max_latency_p99_ms", path)?;
     if let Some(x) = opt_num(m, "confidence", path)? {
         if !(0.5..1.0).contains(&x) {
-            return Err(bad(format!("{path}.confidence"), "expected a level in [0.5, 1), such as 0.95"));
+            return Err(bad(
+                format!("{path}.confidence"),
+                "expected a level in [0.5, 1), such as 0.95",
+            ));
         }
         c.confidence = x;
     }
     if let Some(x) = opt_num(m, "srm_p_value", path)? {
         if !(0.0..0.5).contains(&x) {
-            return Err(bad(format!("{path}.srm_p_value"), "expected a p-value below 0.5, such as 0.001"));
+            return Err(bad(
+                format!("{path}.srm_p_value"),
+                "expected a p-value below 0.5, such as 0.001",
+            ));
         }
         c.srm_p_value = x;
     }
@@ -118,11 +131,18 @@ pub fn plan_phases(rollout: &Value, flag: &str) -> Result<Vec<PlanPhase>, Rollou
         let min_duration_ms = match p.get("min_duration") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_str().and_then(parse_duration_ms).ok_or_else(|| {
-                bad(format!("{ip}.min_duration"), "expected a duration such as `24h`")
+                bad(
+                    format!("{ip}.min_duration"),
+                    "expected a duration such as `24h`",
+                )
             })?),
         };
         out.push(PlanPhase {
-            name: p.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+            name: p
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
             percent: p.get("percent").and_then(Value::as_f64).unwrap_or(0.0),
             min_duration_ms,
             criteria: parse_criteria(p.get("criteria"), &format!("{ip}.criteria"))?,
@@ -140,7 +160,10 @@ pub fn entered_at_ms(rollout: &Value, phase_name: &str) -> Option<i64> {
         .iter()
         .rev()
         .find(|e| {
-            e.get("to").and_then(|t| t.get("phase")).and_then(Value::as_str) == Some(phase_name)
+            e.get("to")
+                .and_then(|t| t.get("phase"))
+                .and_then(Value::as_str)
+                == Some(phase_name)
         })
         .and_then(|e| e.get("at")?.as_str())
         .and_then(crate::config::parse_timestamp_ms)

@@ -69,7 +69,9 @@ impl Fault {
             kv.insert(k.trim(), v.trim());
         }
         let num = |k: &str| -> Result<f64, String> {
-            let v = kv.get(k).ok_or_else(|| format!("fault `{spec}` needs {k}=..."))?;
+            let v = kv
+                .get(k)
+                .ok_or_else(|| format!("fault `{spec}` needs {k}=..."))?;
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
@@ -89,7 +91,9 @@ impl Fault {
                 device,
             }),
             "gpu-fail" => Ok(Fault::GpuFail { device }),
-            "crash" => Ok(Fault::Crash { rate: rate("rate")? }),
+            "crash" => Ok(Fault::Crash {
+                rate: rate("rate")?,
+            }),
             "slow" => Ok(Fault::Slow {
                 ms: num("ms")?,
                 rate: rate("rate")?,
@@ -338,15 +342,18 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 flag: "(any)".into(),
             })?,
     };
-    let f = doc.ready_flag(&flag).ok_or_else(|| RolloutError::NoSuchFlag {
-        flag: flag.clone(),
-    })?;
+    let f = doc
+        .ready_flag(&flag)
+        .ok_or_else(|| RolloutError::NoSuchFlag { flag: flag.clone() })?;
     let (treatment, control) = match &f.fallthrough {
         Serve::Phased {
             variation,
             otherwise,
             ..
-        } => (f.variations[*variation].key.clone(), f.variations[*otherwise].key.clone()),
+        } => (
+            f.variations[*variation].key.clone(),
+            f.variations[*otherwise].key.clone(),
+        ),
         _ => {
             return Err(RolloutError::InvalidPlan {
                 path: format!("flags.{flag}.fallthrough"),
@@ -364,7 +371,7 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
         })
         .unwrap_or_else(|| "model".into());
 
-    let mut rng = Rng(cfg.seed ^ 0x5EED_0F_F1EE7);
+    let mut rng = Rng(cfg.seed ^ 0x05EE_D0FF_1EE7);
     let total_share: u32 = DEVICE_MIX.iter().map(|d| d.3).sum();
     let horizon = i64::from(cfg.hours) * 60;
     let mut devices: Vec<Device> = (0..cfg.devices)
@@ -447,13 +454,11 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 continue;
             }
             // Config fetch on the device's own schedule (first session: always).
-            if d.doc_version == 0
-                || (minute + d.fetch_offset_min) % cfg.fetch_every_minutes.max(1) < STEP_MINUTES
-            {
-                if d.doc_version != doc.version {
-                    let _ = d.guardrails.apply_config(&doc);
-                    d.doc_version = doc.version;
-                }
+            let fetch_due = d.doc_version == 0
+                || (minute + d.fetch_offset_min) % cfg.fetch_every_minutes.max(1) < STEP_MINUTES;
+            if fetch_due && d.doc_version != doc.version {
+                let _ = d.guardrails.apply_config(&doc);
+                d.doc_version = doc.version;
             }
             let disables = d.guardrails.local_disables();
             let ev = Evaluator::at(now).with_disables(&disables);
@@ -486,9 +491,17 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
             }
             let mut saw_failure = false;
             for _ in 0..RUNS_PER_SESSION {
-                let accel = if d.npu && !d.guardrails.is_accelerator_disabled(&guardrail_model, "npu") {
+                let accel = if d.npu
+                    && !d
+                        .guardrails
+                        .is_accelerator_disabled(&guardrail_model, "npu")
+                {
                     "npu"
-                } else if d.gpu && !d.guardrails.is_accelerator_disabled(&guardrail_model, "gpu") {
+                } else if d.gpu
+                    && !d
+                        .guardrails
+                        .is_accelerator_disabled(&guardrail_model, "gpu")
+                {
                     "gpu"
                 } else {
                     "cpu"
@@ -503,12 +516,15 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                     for fault in &cfg.faults {
                         match fault {
                             Fault::Error { rate, device } => {
-                                if device.as_deref().is_none_or(|m| m == d.model) && rng.chance(*rate) {
+                                if device.as_deref().is_none_or(|m| m == d.model)
+                                    && rng.chance(*rate)
+                                {
                                     ok = false;
                                 }
                             }
                             Fault::GpuFail { device } => {
-                                if accel == "gpu" && device.as_deref().is_none_or(|m| m == d.model) {
+                                if accel == "gpu" && device.as_deref().is_none_or(|m| m == d.model)
+                                {
                                     ok = false;
                                 }
                             }
@@ -526,7 +542,9 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                     agg.errors += 1;
                     saw_failure = true;
                 }
-                agg.latency.get_or_insert_with(|| ExpHistogram::new(6)).record(latency);
+                agg.latency
+                    .get_or_insert_with(|| ExpHistogram::new(6))
+                    .record(latency);
                 let kind = ObservationKind::Run {
                     ok,
                     latency_ms: latency,
@@ -552,7 +570,10 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 note_trips(&mut report, &trips, minute, d.model);
             }
             let crashed = is_treatment
-                && cfg.faults.iter().any(|f| matches!(f, Fault::Crash { rate } if rng.chance(*rate)));
+                && cfg
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f, Fault::Crash { rate } if rng.chance(*rate)));
             if crashed {
                 agg.crashes += 1;
                 saw_failure = true;
@@ -688,7 +709,11 @@ fn note_trips(report: &mut SimReport, trips: &[crate::guardrails::Trip], minute:
         report.events.push(SimEvent {
             minute,
             kind: "first_trip".into(),
-            detail: format!("{} on a {model} ({})", first.guardrail, first.metric.as_str()),
+            detail: format!(
+                "{} on a {model} ({})",
+                first.guardrail,
+                first.metric.as_str()
+            ),
         });
     }
 }

@@ -145,7 +145,10 @@ pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<TestResult
 /// Mann-Whitney U test that treatment latencies are stochastically larger
 /// than control latencies, from two histograms (brought to a common scale;
 /// each bucket is one tie group). The statistic is the z-score.
-pub fn mann_whitney_greater(treatment: &ExpHistogram, control: &ExpHistogram) -> Option<TestResult> {
+pub fn mann_whitney_greater(
+    treatment: &ExpHistogram,
+    control: &ExpHistogram,
+) -> Option<TestResult> {
     let scale = treatment.scale.min(control.scale);
     let (t, c) = (treatment.rescaled(scale), control.rescaled(scale));
     let n1: u64 = t.iter_buckets().map(|(_, n)| n).sum();

@@ -69,7 +69,9 @@ pub fn status(raw: &Value, flag: &str, now_ms: i64) -> Result<RolloutStatus, Rol
             .as_deref()
             .and_then(|n| entered_at_ms(raw_rollout, n))
             .or_else(|| phase.and_then(|p| r.phases[p].start_ms)),
-        min_duration_ms: phase.and_then(|p| plan.get(p)).and_then(|p| p.min_duration_ms),
+        min_duration_ms: phase
+            .and_then(|p| plan.get(p))
+            .and_then(|p| p.min_duration_ms),
         next_phase: match state {
             RolloutState::Running { phase } | RolloutState::Paused { phase } => {
                 r.phases.get(phase + 1).map(|p| p.name.to_string())
