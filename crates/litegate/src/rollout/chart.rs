@@ -141,7 +141,7 @@ pub(crate) fn render_svg(r: &SimReport) -> String {
             r##"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"##,
             pts.trim_end()
         );
-        let lx = LEFT + 10.0 + 260.0 * i as f64;
+        let lx = LEFT + 10.0 + 290.0 * i as f64;
         let ly = H - 14.0;
         let _ = writeln!(
             s,
