@@ -9,8 +9,8 @@ use std::process::ExitCode;
 mod flags;
 mod infer;
 mod metrics_cmd;
-mod signing;
 mod rollout_cmd;
+mod signing;
 mod simulate;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
