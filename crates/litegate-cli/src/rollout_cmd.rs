@@ -4,7 +4,7 @@
 //! entry, written atomically (temp file + rename) over `--config` or to
 //! `--out`.
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use litegate::config::parse_timestamp_ms;
 use litegate::eval::now_ms;
@@ -126,9 +126,15 @@ pub enum RolloutOp {
     },
 }
 
+/// Reads a document, plain or in a signed envelope (the signature is not
+/// checked here: the operation re-signs what it writes when given a key).
 fn read_json(path: &Path) -> anyhow::Result<Value> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))
+    let payload = match litegate::delivery::envelope::open(&bytes, None) {
+        Ok(signed) if signed.was_envelope => signed.payload,
+        _ => bytes,
+    };
+    serde_json::from_slice(&payload).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 fn time_of(target: &Target) -> anyhow::Result<i64> {
@@ -138,15 +144,17 @@ fn time_of(target: &Target) -> anyhow::Result<i64> {
     }
 }
 
-/// LEAD: connect this to the delivery module's Ed25519 signing (it returns
-/// the signed document bytes, or the signature file contents next to it).
-/// Until then, asking for a signature is refused rather than silently
-/// writing an unsigned document.
-fn sign_document(_document: &[u8], key: &Path) -> anyhow::Result<Vec<u8>> {
-    bail!(
-        "signing with {} is not available in this build; write unsigned (omit --key) and sign with `litegate sign`",
-        key.display()
-    )
+/// Seals the new document in a signed envelope (the format the SDK and
+/// `litegate verify` read) with the private key file at `key`.
+fn sign_document(document: &[u8], key: &Path) -> anyhow::Result<Vec<u8>> {
+    let text =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let k = litegate::delivery::keys::PrivateKeyFile::parse(&text)
+        .with_context(|| format!("{}", key.display()))?;
+    Ok(litegate::delivery::envelope::seal(
+        document,
+        &[(k.key_id, k.key)],
+    ))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
