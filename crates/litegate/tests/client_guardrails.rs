@@ -133,7 +133,7 @@ fn model_guardrail_forces_the_app_path() {
     let input = Tensor::from_f32("input", vec![1, 128, 128, 3], &vec![0.1; 128 * 128 * 3]);
     assert!(matches!(
         client
-            .run_model(&model, &[input.clone()], Some(&Cloud))
+            .run_model(&model, std::slice::from_ref(&input), Some(&Cloud))
             .unwrap(),
         ModelOutcome::Local(_)
     ));

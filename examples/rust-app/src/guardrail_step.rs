@@ -80,7 +80,7 @@ pub fn run(
     let trip = client
         .guardrail_trips()
         .into_iter()
-        .find(|t| &*t.guardrail == &**guardrail)
+        .find(|t| *t.guardrail == **guardrail)
         .ok_or("no trip recorded")?;
     println!(
         "fault injected (8% of v2 uses fail): guardrail `{guardrail}` tripped after {uses} uses: error rate {:.1}% over the last {} samples > {}%",
