@@ -23,6 +23,7 @@
 
 pub mod accel;
 pub mod adaptive;
+pub mod download;
 pub mod engine;
 pub mod error;
 pub mod history;
