@@ -30,6 +30,7 @@ pub mod history;
 pub mod integrity;
 pub mod manifest;
 pub mod observer;
+pub mod outcome;
 pub mod pool;
 pub mod runner;
 pub mod runtime;
