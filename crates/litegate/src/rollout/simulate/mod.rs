@@ -260,4 +260,3 @@ impl SimReport {
         render_svg(self)
     }
 }
-
