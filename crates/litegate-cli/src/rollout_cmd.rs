@@ -346,3 +346,100 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        op: RolloutOp,
+    }
+
+    fn run_args(args: &[&str]) -> ExitCode {
+        let cli = Cli::try_parse_from(std::iter::once("rollout").chain(args.iter().copied()))
+            .expect("arguments parse");
+        run(&RolloutArgs { op: cli.op }).expect("runs")
+    }
+
+    const CONFIG: &str = r#"{"format_version": 1, "environment": "production", "version": 1,
+      "flags": {"f": {"type": "bool", "variations": {"on": true, "off": false}, "off_variation": "off",
+        "fallthrough": {"phased": {"variation": "on", "otherwise": "off"}},
+        "rollout": {"phases": [{"name": "alpha", "percent": 1}, {"name": "full", "percent": 100}],
+                    "state": {"status": "not_started"}}}}}"#;
+
+    #[test]
+    fn operations_rewrite_the_file_with_a_higher_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, CONFIG).unwrap();
+        let p = path.to_str().unwrap();
+        let at = "2027-01-01T00:00:00Z";
+        let ok = |args: &[&str]| run_args(args) == ExitCode::SUCCESS;
+        assert!(ok(&[
+            "start", "--config", p, "--flag", "f", "--actor", "ci", "--at", at
+        ]));
+        assert!(ok(&[
+            "advance", "--config", p, "--flag", "f", "--actor", "ci", "--at", at
+        ]));
+        let doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(doc["version"], 3);
+        assert_eq!(doc["flags"]["f"]["rollout"]["state"]["phase"], "full");
+        // Refused: nothing written.
+        assert_eq!(
+            run_args(&["resume", "--config", p, "--flag", "f", "--at", at]),
+            ExitCode::from(1)
+        );
+        let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again, doc);
+        // --out leaves the input alone.
+        let out = dir.path().join("out.json");
+        let o = out.to_str().unwrap();
+        assert!(ok(&[
+            "pause", "--config", p, "--flag", "f", "--out", o, "--at", at
+        ]));
+        let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        assert_eq!(written["version"], 4);
+        assert!(ok(&["status", "--config", o, "--flag", "f", "--json"]));
+        // Signing is not wired yet: refused, nothing written unsigned.
+        let r = Cli::try_parse_from([
+            "rollout", "pause", "--config", p, "--flag", "f", "--key", "k",
+        ])
+        .map(|c| run(&RolloutArgs { op: c.op }));
+        assert!(matches!(r, Ok(Err(_))));
+    }
+
+    #[test]
+    fn decide_exits_with_the_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let mut doc: Value = serde_json::from_str(CONFIG).unwrap();
+        doc["flags"]["f"]["rollout"]["state"] =
+            serde_json::json!({"status": "running", "phase": "alpha"});
+        doc["flags"]["f"]["rollout"]["phases"][0]["criteria"] =
+            serde_json::json!({"min_users": 10, "max_error_rate": 5});
+        std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+        let snap = dir.path().join("s.json");
+        let write_snap = |errors: u64| {
+            let s = serde_json::json!({"format": 1, "flags": {"f": {"variations": {
+                "on": {"users": 100, "runs": 1000, "errors": errors},
+                "off": {"users": 9900, "runs": 99000, "errors": 990}}}}});
+            std::fs::write(&snap, serde_json::to_vec(&s).unwrap()).unwrap();
+        };
+        let args = [
+            "decide",
+            "--config",
+            path.to_str().unwrap(),
+            "--flag",
+            "f",
+            "--metrics",
+            snap.to_str().unwrap(),
+        ];
+        write_snap(10);
+        assert_eq!(run_args(&args), ExitCode::SUCCESS);
+        write_snap(90);
+        assert_eq!(run_args(&args), ExitCode::from(4));
+    }
+}

@@ -378,3 +378,18 @@ fn crash_rate_counts_sessions_across_restarts() {
         (Metric::CrashRate, 10, 10.0)
     );
 }
+
+#[test]
+fn check_guardrails_reports_unknown_flag_targets() {
+    use litegate::guardrails::check_guardrails;
+    assert!(check_guardrails(&doc_with(1, seeds())).is_empty());
+    let problems = check_guardrails(&doc_with(
+        1,
+        json!({"typo": {"target": {"flag": "new_modle"}, "metric": "error_rate", "threshold": 5,
+                        "window": {"last": 10}}}),
+    ));
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].path, "guardrails.typo.target.flag");
+    let problems = check_guardrails(&doc_with(1, json!({"bad": {"metric": "error_rate"}})));
+    assert!(problems.iter().any(|p| p.path == "guardrails.bad.target"));
+}

@@ -221,3 +221,32 @@ fn nothing_to_decide_when_not_running() {
     assert_eq!(d.verdict, Verdict::Hold);
     assert_eq!(d.checks[0].name, "state");
 }
+
+#[test]
+fn an_ab_split_compares_each_arm_with_the_first_and_checks_its_ratio() {
+    let mut c = config();
+    c["flags"]["new_model"]["variations"] = json!({"control": "a", "b": "b", "c": "c"});
+    c["flags"]["new_model"]["type"] = json!("string");
+    c["flags"]["new_model"]["off_variation"] = json!("control");
+    c["flags"]["new_model"]["fallthrough"] = json!({"split": {"arms": [{"variation": "control", "weight": 50}, {"variation": "b", "weight": 25}, {"variation": "c", "weight": 25}]}});
+    let v = |users: u64, errors: u64| {
+        json!({"users": users, "runs": users * 10, "errors": errors,
+                                             "sessions": users, "crashes": 0})
+    };
+    let snap = |b_users: u64, c_errors: u64| {
+        let doc = json!({"format": 1, "flags": {"new_model": {"variations": {
+            "control": v(2000, 100), "b": v(b_users, 50), "c": v(1000, c_errors)}}}});
+        MetricsSnapshot::parse(&serde_json::to_vec(&doc).unwrap()).unwrap()
+    };
+    let d = decide(&c, "new_model", &snap(1000, 50), at(LATE)).unwrap();
+    assert_eq!(d.verdict, Verdict::Advance, "{:#?}", d.checks);
+    assert!(d.checks.iter().any(|c| c.name == "error_rate_vs_control:b"));
+    assert!(d.checks.iter().any(|c| c.name == "error_rate_vs_control:c"));
+    // Arm c errs twice as often as the control (1% vs 0.5% of runs).
+    let d = decide(&c, "new_model", &snap(1000, 100), at(LATE)).unwrap();
+    assert_eq!(d.verdict, Verdict::Rollback);
+    // Arm b got 1200 users where 1000 were expected: the split is broken.
+    let d = decide(&c, "new_model", &snap(1200, 100), at(LATE)).unwrap();
+    assert!(d.srm_blocked);
+    assert_eq!(d.verdict, Verdict::Hold);
+}

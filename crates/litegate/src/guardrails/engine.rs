@@ -2,7 +2,8 @@
 //! they impose out.
 
 use super::spec::{
-    parse_guardrails, Action, GuardrailSpec, GuardrailSpecError, Metric, Severity, Target, Window,
+    parse_guardrails, Action, Comparison, GuardrailSpec, GuardrailSpecError, Metric, Severity,
+    Target, Window,
 };
 use super::store::{self, Read, STATE_FILE};
 use super::window::WindowState;
@@ -343,6 +344,18 @@ impl Guardrails {
             };
             let w = &mut windows[slot].1;
             w.push(sample, obs.at_ms);
+            if !spec.metric.is_rate()
+                && matches!(spec.comparison, Comparison::Above | Comparison::AtLeast)
+            {
+                // Any quantile is at most the window's largest value: when
+                // that cannot trip, skip the histogram walk.
+                let (samples, max) = w.count_and_max();
+                if samples < u64::from(spec.min_samples)
+                    || !spec.comparison.holds(max, spec.threshold)
+                {
+                    continue;
+                }
+            }
             let reading = w.read(spec.metric.quantile());
             if reading.samples < u64::from(spec.min_samples)
                 || !spec.comparison.holds(reading.value, spec.threshold)

@@ -66,3 +66,24 @@ pub enum GuardrailError {
         message: String,
     },
 }
+
+/// Every problem of a document's `guardrails` section, for tools such as
+/// `litegate validate`: the section's own problems plus flag targets that
+/// name no flag of the document (`ProblemKind::UnknownFlag` at
+/// `guardrails.<id>.target.flag`). Devices are more lenient: an unknown flag
+/// target there simply never sees an observation.
+pub fn check_guardrails(doc: &crate::config::Document) -> Vec<crate::config::Problem> {
+    match parse_guardrails(doc.section("guardrails")) {
+        Err(e) => e.problems,
+        Ok(specs) => specs
+            .iter()
+            .filter_map(|s| match &s.target {
+                Target::Flag(f) if doc.flag(f).is_none() => Some(crate::config::Problem {
+                    path: format!("guardrails.{}.target.flag", s.id),
+                    kind: crate::config::ProblemKind::UnknownFlag(f.to_string()),
+                }),
+                _ => None,
+            })
+            .collect(),
+    }
+}

@@ -251,6 +251,27 @@ impl WindowState {
         }
     }
 
+    /// Samples in the window and the largest value (value windows).
+    pub(crate) fn count_and_max(&self) -> (u64, f64) {
+        match self {
+            WindowState::Ring { totals, .. } => (totals.count, totals.max),
+            WindowState::Timed {
+                totals,
+                slots,
+                epochs,
+                ..
+            } => (
+                totals.count,
+                slots
+                    .iter()
+                    .zip(epochs)
+                    .filter(|(_, e)| **e != i64::MIN)
+                    .map(|(s, _)| s.max)
+                    .fold(0.0, f64::max),
+            ),
+        }
+    }
+
     /// Samples in the window and the metric: a rate in percent, or the
     /// `q`-quantile of the values.
     pub(crate) fn read(&self, q: f64) -> Reading {
