@@ -67,6 +67,25 @@ impl<'de> DeserializeSeed<'de> for GuardSeed<'_> {
     }
 }
 
+/// Appends `[i]` without going through the formatting machinery (this runs
+/// for every array element of every document).
+fn push_index(path: &mut String, i: usize) {
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    path.extend(digits[at..].iter().map(|d| char::from(*d)));
+    path.push(']');
+}
+
 /// Objects up to this size are checked for duplicate keys by a scan as
 /// each key arrives; larger ones by sorting once at the end.
 const SCAN_LIMIT: usize = 32;
@@ -145,8 +164,7 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
         let mut out = Vec::new();
         let base = self.path.len();
         loop {
-            use std::fmt::Write;
-            let _ = write!(self.path, "[{}]", out.len());
+            push_index(self.path, out.len());
             let next = seq.next_element_seed(self.child())?;
             self.path.truncate(base);
             match next {
