@@ -5,5 +5,6 @@ use anyhow::Result;
 
 /// Everything.
 pub fn all() -> Result<()> {
+    crate::bindings::setup()?;
     Ok(())
 }
