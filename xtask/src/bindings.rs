@@ -300,6 +300,7 @@ fn kotlin_tests(generated: &Generated) -> Result<()> {
 
 fn swift_checks(generated: &Generated) -> Result<()> {
     let mut files = vec![generated.swift.join("LiteGate.swift")];
+    files.push(root().join("bindings/swift/Package.swift"));
     for dir in ["bindings/swift/Sources", "bindings/swift/Tests", "examples/ios"] {
         swift_files(&root().join(dir), &mut files)?;
     }
