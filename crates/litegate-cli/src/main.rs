@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
+mod signing;
+mod metrics_cmd;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -24,6 +26,15 @@ enum Command {
     Eval(flags::EvalArgs),
     /// Print the bucket (0..99999) of ids for a flag.
     Bucket(flags::BucketArgs),
+    /// Generate an Ed25519 key pair for signing configs.
+    Keygen(signing::KeygenArgs),
+    /// Sign a config (envelope or detached header).
+    Sign(signing::SignArgs),
+    /// Verify a signed config; exit 1 with the reason when it does not hold.
+    Verify(signing::VerifyArgs),
+    /// Record a fixed sample of every metric and event, upload it to an OTLP
+    /// endpoint, and report what was delivered (exit 1 if not all).
+    EmitSampleMetrics(metrics_cmd::EmitSampleArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +43,10 @@ fn main() -> ExitCode {
         Command::Validate(a) => flags::validate(&a),
         Command::Eval(a) => flags::eval(&a),
         Command::Bucket(a) => flags::bucket(&a),
+        Command::Keygen(a) => signing::keygen(&a),
+        Command::Sign(a) => signing::sign(&a),
+        Command::Verify(a) => signing::verify(&a),
+        Command::EmitSampleMetrics(a) => metrics_cmd::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,9 @@
 
 pub mod client;
 pub mod config;
+pub mod delivery;
 pub mod eval;
+pub mod metrics;
+pub mod runtime;
 
 pub use client::{Client, ClientConfig, ClientError};

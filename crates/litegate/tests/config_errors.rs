@@ -134,9 +134,12 @@ fn prerequisite_cycles_are_rejected_at_load() {
     assert!(parse(&base(json!({"a": dep("b"), "b": good_flag()}))).is_ok());
 }
 
+/// A predicate on the kind of problem expected.
+type KindCheck = fn(&ProblemKind) -> bool;
+
 #[test]
 fn broken_flags_are_isolated_with_precise_paths() {
-    let cases: Vec<(Value, &str, fn(&ProblemKind) -> bool)> = vec![
+    let cases: Vec<(Value, &str, KindCheck)> = vec![
         (
             with(good_flag(), &["type"], json!("date")),
             "flags.bad.type",

@@ -503,14 +503,14 @@ fn compile_flag(
     let vmap = w.object(vraw, &vpath)?;
     if vmap.is_empty() {
         w.problem(
-            &vpath,
+            vpath,
             ProblemKind::Invalid("a flag needs at least one variation".into()),
         );
         return None;
     }
     if vmap.len() > w.limits.max_variations {
         w.problem(
-            &vpath,
+            vpath,
             ProblemKind::LimitExceeded {
                 what: "variations",
                 limit: w.limits.max_variations,
@@ -776,7 +776,7 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &Path<'_>, ctx: &ServeCtx) -> 
             let arms_v = w.array(arms_raw, &ap, max, "split arms")?;
             if arms_v.is_empty() {
                 w.problem(
-                    &ap,
+                    ap,
                     ProblemKind::Invalid("a split needs at least one arm".into()),
                 );
                 return None;
@@ -808,7 +808,7 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &Path<'_>, ctx: &ServeCtx) -> 
                 }
             }
             if ok && total != BUCKETS {
-                w.problem(&ap, ProblemKind::WeightsSum { sum });
+                w.problem(ap, ProblemKind::WeightsSum { sum });
                 return None;
             }
             let bucket_by = compile_bucket_by(w, sm, &p);
@@ -819,7 +819,7 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &Path<'_>, ctx: &ServeCtx) -> 
             let pm = w.object(&m["phased"], &p)?;
             if !ctx.has_rollout {
                 w.problem(
-                    &p,
+                    p,
                     ProblemKind::Invalid("a `phased` serve needs the flag's `rollout`".into()),
                 );
             }
@@ -847,7 +847,7 @@ fn compile_rollout(w: &mut Walker, v: &Value, path: &Path<'_>) -> Option<PhasedR
     let items = w.array(phases_raw, &pp, max, "phases")?;
     if items.is_empty() {
         w.problem(
-            &pp,
+            pp,
             ProblemKind::Invalid("a rollout needs at least one phase".into()),
         );
         return None;
@@ -870,7 +870,7 @@ fn compile_rollout(w: &mut Walker, v: &Value, path: &Path<'_>) -> Option<PhasedR
                 let prev: &Phase = prev;
                 if buckets < prev.buckets {
                     w.problem(
-                        &ip,
+                        ip,
                         ProblemKind::Invalid("phase percentages must not decrease".into()),
                     );
                 }
@@ -1043,6 +1043,7 @@ fn compile_clause(
         "in" => {
             let mut set = ValueSet {
                 strings: KeySet::default(),
+                small: Vec::new(),
                 folded: Vec::new(),
                 numbers: Vec::new(),
                 bools: Vec::new(),
@@ -1054,7 +1055,7 @@ fn compile_clause(
                         if case_insensitive {
                             set.folded.push(Box::from(s.to_lowercase()));
                         }
-                        set.strings.insert(Box::from(s));
+                        set.small.push(Box::from(s));
                     }
                     Value::Number(n) => match n.as_f64() {
                         Some(f) if f.is_finite() => set.numbers.push(f),
@@ -1068,6 +1069,9 @@ fn compile_clause(
                         },
                     ),
                 }
+            }
+            if set.small.len() > ValueSet::SMALL {
+                set.strings = set.small.drain(..).collect();
             }
             Op::In(set)
         }

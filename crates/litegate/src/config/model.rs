@@ -177,14 +177,30 @@ pub enum Serve {
 /// A set of clause values prepared for fast membership tests.
 #[derive(Debug, Clone)]
 pub struct ValueSet {
-    /// String members, exact.
+    /// String members, exact, for sets larger than [`ValueSet::SMALL`].
     pub strings: KeySet,
+    /// String members, exact, for small sets: a scan beats hashing there.
+    pub small: Vec<Box<str>>,
     /// String members lower-cased (filled only for case-insensitive clauses).
     pub folded: Vec<Box<str>>,
     /// Numeric members.
     pub numbers: Vec<f64>,
     /// Boolean members.
     pub bools: Vec<bool>,
+}
+
+impl ValueSet {
+    /// Up to this many strings are kept in `small` and scanned.
+    pub const SMALL: usize = 8;
+
+    /// Whether `s` is a member (exact comparison).
+    pub fn contains_str(&self, s: &str) -> bool {
+        if self.strings.is_empty() {
+            self.small.iter().any(|x| **x == *s)
+        } else {
+            self.strings.contains(s)
+        }
+    }
 }
 
 /// A comparison operator with its operand(s), already parsed.

@@ -17,7 +17,9 @@ pub const BUCKETS: u32 = 100_000;
 pub fn bucket(salt: &str, value: &[u8]) -> u32 {
     // Hash the concatenation without allocating: a stack buffer covers all
     // realistic ids; longer inputs stream (same result by XXH3's definition).
-    const STACK: usize = 256;
+    // 128 bytes covers flag keys plus user and device ids; the buffer is
+    // zeroed on every call, so it is kept small.
+    const STACK: usize = 128;
     let total = salt.len() + 1 + value.len();
     let hash = if total <= STACK {
         let mut buf = [0u8; STACK];

@@ -80,7 +80,7 @@ fn scalar_matches(clause: &Clause, view: AttrView<'_>) -> Option<bool> {
             AttrView::Str(s) | AttrView::Version(s, _) => Some(if ci {
                 set.folded.iter().any(|f| eq_folded(s, f))
             } else {
-                set.strings.contains(s)
+                set.contains_str(s)
             }),
             AttrView::Num(n) => Some(set.numbers.contains(&n)),
             AttrView::Bool(b) => Some(set.bools.contains(&b)),
@@ -177,7 +177,10 @@ fn compare(ord: Option<Ordering>, cmp: NumCmp) -> bool {
 pub(crate) fn cmp_precedence(a: &semver::Version, b: &semver::Version) -> Ordering {
     (a.major, a.minor, a.patch)
         .cmp(&(b.major, b.minor, b.patch))
-        .then_with(|| a.pre.cmp(&b.pre))
+        .then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
+            (true, true) => Ordering::Equal,
+            _ => a.pre.cmp(&b.pre),
+        })
 }
 
 fn cidr_contains(net: &Cidr, addr: IpAddr) -> bool {

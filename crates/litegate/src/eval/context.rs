@@ -51,13 +51,11 @@ pub fn parse_semver_lenient(s: &str) -> Option<semver::Version> {
         None => (s, ""),
     };
     let mut nums = [0u64; 3];
-    let mut count = 0;
-    for part in core.split('.') {
-        if count == 3 || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+    for (i, part) in core.split('.').enumerate() {
+        if i == 3 || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        nums[count] = part.parse().ok()?;
-        count += 1;
+        nums[i] = part.parse().ok()?;
     }
     let mut v = semver::Version::new(nums[0], nums[1], nums[2]);
     let (pre, build) = match rest.strip_prefix('-') {

@@ -1,0 +1,333 @@
+//! The background tasks: start-up from local documents, the poll loop, and
+//! the listener watchdog. All async work runs on the runtime handed to
+//! `ConfigDelivery::start`; file writes are done inline on that thread (they
+//! are small, and the runtime has exactly one thread by design).
+
+use super::accept::{judge, Rejection, Verdict};
+use super::fetch::{self, FetchError, Fetched};
+use super::persist::{self, CachedMeta};
+use super::store::{
+    Applied, CacheProblem, ConfigSource, ConfigStore, DeliveryProblem, RejectionRecord,
+};
+use super::{
+    changed_flags, notice_change, notice_event, stream, ConfigChange, DeliveryConfig,
+    DeliveryError, DeliveryEvent, Inner, PinnedKeys,
+};
+use crate::config::Document;
+use rand::SeedableRng;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+/// Installs the persisted document or the bootstrap, whichever is valid and
+/// newer (the persisted one on a tie).
+pub(crate) fn install_local(
+    config: &DeliveryConfig,
+    keys: &PinnedKeys,
+    store: &ConfigStore,
+) -> Result<(), DeliveryError> {
+    let mut persisted = None;
+    if let Some(dir) = &config.storage_dir {
+        match persist::load(dir) {
+            Ok(Some(cached)) => match judge(
+                &cached.body,
+                cached.meta.signature_header.as_deref(),
+                keys,
+                &config.environment,
+                &config.limits,
+                None,
+            ) {
+                Ok(Verdict::New(doc, applied)) => persisted = Some((doc, applied, cached.meta)),
+                Ok(Verdict::Same) => {}
+                Err(r) => report_cache_problem(store, CacheProblem::Refused(r)),
+            },
+            Ok(None) => {}
+            Err(e) => report_cache_problem(store, CacheProblem::File(e)),
+        }
+    }
+    let bootstrap = match &config.bootstrap {
+        // The bootstrap ships inside the app: trusted without a signature.
+        Some(bytes) => match judge(
+            bytes,
+            None,
+            &PinnedKeys::default(),
+            &config.environment,
+            &config.limits,
+            None,
+        ) {
+            Ok(Verdict::New(doc, applied)) => Some((doc, applied)),
+            Ok(Verdict::Same) => None,
+            Err(r) => return Err(DeliveryError::Bootstrap(r)),
+        },
+        None => None,
+    };
+    let use_persisted = match (&persisted, &bootstrap) {
+        (Some((p, _, _)), Some((b, _))) => p.version >= b.version,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if use_persisted {
+        if let Some((p, pa, meta)) = persisted {
+            store.install(Arc::from(p), pa, ConfigSource::Persisted, meta.etag);
+        }
+    } else if let Some((b, ba)) = bootstrap {
+        store.install(Arc::from(b), ba, ConfigSource::Bootstrap, None);
+    }
+    Ok(())
+}
+
+fn report_cache_problem(store: &ConfigStore, problem: CacheProblem) {
+    tracing::warn!("LiteGate config cache ignored: {problem}");
+    store.update_status(|s| s.cache_problem = Some(problem));
+}
+
+pub(crate) fn spawn_all(inner: &Arc<Inner>, runtime: &Handle, stop: watch::Receiver<bool>) {
+    runtime.spawn(watchdog(inner.clone(), stop.clone()));
+    if inner.remote.is_some() {
+        runtime.spawn(poll_loop(inner.clone(), stop.clone()));
+        if inner
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.stream_url.is_some())
+        {
+            runtime.spawn(stream::stream_loop(inner.clone(), stop));
+        }
+    }
+}
+
+/// Resolves when delivery is told to stop (or its owner is gone).
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Watches listener calls for stalls and frees retired documents. Ticks only
+/// while there is something to watch, so an idle client never wakes up
+/// (battery).
+async fn watchdog(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let tick = (inner.dispatcher.stall_timeout() / 4).max(Duration::from_millis(10));
+    loop {
+        let idle = inner.dispatcher.is_idle() && !inner.store.has_retired();
+        tokio::select! {
+            () = tokio::time::sleep(tick), if !idle => {}
+            () = inner.dispatcher.activity.notified(), if idle => {}
+            () = stopped(&mut stop) => return,
+        }
+        inner.dispatcher.check_stalled();
+        inner.store.free_retired();
+    }
+}
+
+async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    let Some(remote) = inner.remote.as_ref() else {
+        return;
+    };
+    let loopback = fetch::is_loopback(&remote.url);
+    let client = match fetch::build_client(&inner.http, remote.insecure_http, loopback, true) {
+        Ok(c) => c,
+        Err(e) => {
+            let err = FetchError::Request {
+                message: fetch::error_chain(&e),
+            };
+            inner
+                .store
+                .update_status(|s| s.last_error = Some(err.into()));
+            return;
+        }
+    };
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let mut failures = 0u32;
+    loop {
+        let delay = match attempt(&inner, &client, &remote.url).await {
+            Ok(max_age) => {
+                failures = 0;
+                inner.schedule.after_success(max_age, &mut rng)
+            }
+            Err(problem) => {
+                failures = failures.saturating_add(1);
+                let retry_after = match &problem {
+                    DeliveryProblem::Fetch(f) => f.retry_after(),
+                    _ => None,
+                };
+                inner
+                    .schedule
+                    .after_failure(failures, retry_after, &mut rng)
+            }
+        };
+        inner.store.update_status(|s| {
+            s.consecutive_failures = failures;
+            s.next_attempt = Some(Instant::now() + delay);
+        });
+        inner.progress_cv.notify_all();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = inner.refresh.notified() => {}
+            () = stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// One fetch and its consequences. `Ok(max_age)` on success.
+async fn attempt(
+    inner: &Arc<Inner>,
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+) -> Result<Option<Duration>, DeliveryProblem> {
+    let etag = {
+        let mut etag = None;
+        inner.store.update_status(|s| {
+            s.attempts += 1;
+            s.last_attempt = Some(SystemTime::now());
+            etag = s.etag.clone();
+        });
+        etag
+    };
+    let result = match fetch::fetch(client, url, etag.as_deref(), inner.http.max_body_bytes).await {
+        Err(e) => Err(DeliveryProblem::Fetch(e)),
+        Ok(Fetched::NotModified { max_age }) => Ok(max_age),
+        Ok(Fetched::Body {
+            body,
+            etag,
+            signature,
+            max_age,
+        }) => consider(inner, &body, etag, signature, true)
+            .map(|_| max_age)
+            .map_err(DeliveryProblem::Rejected),
+    };
+    match &result {
+        Ok(_) => {
+            inner.store.update_status(|s| {
+                s.ready = true;
+                s.last_success = Some(SystemTime::now());
+                s.last_error = None;
+            });
+            inner.progress.lock().successes += 1;
+        }
+        Err(problem) => {
+            let p = problem.clone();
+            inner.store.update_status(|s| s.last_error = Some(p));
+            match problem {
+                DeliveryProblem::Fetch(f) => {
+                    tracing::warn!("LiteGate config fetch failed: {f}");
+                    inner
+                        .dispatcher
+                        .notify(notice_event(DeliveryEvent::FetchFailed(f.clone())));
+                }
+                DeliveryProblem::Rejected(r) => report_rejection(inner, r),
+            }
+        }
+    }
+    result
+}
+
+/// Judges a body and installs it when accepted; `Ok(Some(version))` when a
+/// new document is now in use. Serialised so two bodies (a fetch and a
+/// submitted one) cannot both pass the version check against the same
+/// current document.
+pub(crate) fn consider(
+    inner: &Arc<Inner>,
+    body: &[u8],
+    etag: Option<String>,
+    signature: Option<String>,
+    from_fetch: bool,
+) -> Result<Option<u64>, Rejection> {
+    let _serial = inner.apply_lock.lock();
+    let verdict = judge(
+        body,
+        signature.as_deref(),
+        &inner.keys,
+        &inner.environment,
+        &inner.limits,
+        inner.store.applied(),
+    )?;
+    match verdict {
+        Verdict::Same => {
+            if from_fetch {
+                // The server lacks (or changed) ETags: remember the new one.
+                inner.store.update_status(|s| s.etag = etag);
+            }
+            Ok(None)
+        }
+        Verdict::New(doc, applied) => {
+            let version = applied.version;
+            apply(inner, Arc::from(doc), applied, body, etag, signature);
+            Ok(Some(version))
+        }
+    }
+}
+
+/// Records a rejection in the status and tells event listeners.
+pub(crate) fn report_rejection(inner: &Arc<Inner>, r: &Rejection) {
+    tracing::warn!("LiteGate config rejected: {r}");
+    inner.store.update_status(|s| {
+        s.last_rejection = Some(RejectionRecord {
+            at: SystemTime::now(),
+            rejection: r.clone(),
+        });
+    });
+    inner
+        .dispatcher
+        .notify(notice_event(DeliveryEvent::Rejected(r.clone())));
+}
+
+fn apply(
+    inner: &Arc<Inner>,
+    doc: Arc<Document>,
+    applied: Applied,
+    body: &[u8],
+    etag: Option<String>,
+    signature: Option<String>,
+) {
+    let old = inner
+        .store
+        .install(doc.clone(), applied, ConfigSource::Remote, etag.clone());
+    let changed = changed_flags(old.as_deref(), &doc);
+    tracing::info!(
+        version = doc.version,
+        changed = changed.len(),
+        "LiteGate config applied"
+    );
+    if let Some(dir) = &inner.storage_dir {
+        let meta = CachedMeta {
+            etag,
+            signature_header: signature,
+            saved_at_ms: crate::eval::now_ms(),
+        };
+        if let Err(e) = persist::save(dir, body, &meta) {
+            tracing::warn!("LiteGate config not persisted: {e}");
+            let problem = CacheProblem::File(e);
+            inner
+                .store
+                .update_status(|s| s.cache_problem = Some(problem.clone()));
+            inner
+                .dispatcher
+                .notify(notice_event(DeliveryEvent::CacheProblem(problem)));
+        }
+    }
+    let count = changed.len();
+    if count > 0 {
+        inner.dispatcher.notify(notice_change(ConfigChange {
+            old_version: old.as_ref().map(|d| d.version),
+            new_version: doc.version,
+            source: ConfigSource::Remote,
+            changed_flags: changed,
+        }));
+    }
+    inner
+        .dispatcher
+        .notify(notice_event(DeliveryEvent::Applied {
+            version: doc.version,
+            source: ConfigSource::Remote,
+            changed_flags: count,
+        }));
+    drop(doc);
+    if let Some(old) = old {
+        inner.store.retire(old);
+        // Wake the watchdog to free it once evaluators let go.
+        inner.dispatcher.activity.notify_one();
+    }
+}
