@@ -124,6 +124,20 @@ fn bench(c: &mut Criterion) {
             run_threads(2, iters, move |t, i| h.record(black_box(sample(t, i))))
         })
     });
+    // Control: each thread its own series, so nothing is shared at all; the
+    // gap between this and the row above is what sharing one series costs.
+    let separate = [
+        lg.histogram("bench.separate", &[("thread", "0")]),
+        lg.histogram("bench.separate", &[("thread", "1")]),
+    ];
+    g.bench_function("litegate_separate_series", |b| {
+        b.iter_custom(|iters| {
+            let hs = separate.clone();
+            run_threads(2, iters, move |t, i| {
+                hs[t as usize % 2].record(black_box(sample(t, i)))
+            })
+        })
+    });
     let oh = otel_hist.clone();
     g.bench_function("otel_sdk", |b| {
         b.iter_custom(|iters| {

@@ -5,6 +5,7 @@ use anyhow::Result;
 
 /// Everything.
 pub fn all() -> Result<()> {
+    crate::runtimes::install()?;
     crate::bindings::setup()?;
     Ok(())
 }

@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod flags;
-mod signing;
+mod infer;
 mod metrics_cmd;
+mod signing;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -35,6 +36,10 @@ enum Command {
     /// Record a fixed sample of every metric and event, upload it to an OTLP
     /// endpoint, and report what was delivered (exit 1 if not all).
     EmitSampleMetrics(metrics_cmd::EmitSampleArgs),
+    /// Run a model on the device's runtimes; one JSON object.
+    Infer(infer::InferArgs),
+    /// Benchmark a model on every accelerator and check performance gates.
+    BenchModel(infer::BenchModelArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Command::Sign(a) => signing::sign(&a),
         Command::Verify(a) => signing::verify(&a),
         Command::EmitSampleMetrics(a) => metrics_cmd::run(&a),
+        Command::Infer(a) => infer::infer(&a),
+        Command::BenchModel(a) => infer::bench_model(&a),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod eval;
+pub mod inference;
 pub mod metrics;
 pub mod runtime;
 

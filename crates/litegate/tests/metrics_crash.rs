@@ -86,18 +86,31 @@ fn sigkill_at_random_points_loses_nothing_persisted() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("child stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
         let reader = std::thread::spawn(move || {
             BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
+                // libtest may print "test crash_child ... " on the same line.
                 .filter_map(|l| {
-                    l.strip_prefix("CHECKPOINT ")
-                        .and_then(|n| n.parse::<u64>().ok())
+                    l.rsplit_once("CHECKPOINT ")
+                        .and_then(|(_, n)| n.trim().parse::<u64>().ok())
+                })
+                .inspect(|n| {
+                    let _ = tx.send(*n);
                 })
                 .last()
                 .unwrap_or(0)
         });
-        std::thread::sleep(Duration::from_millis(rng.gen_range(5..250)));
+        if run % 2 == 1 {
+            // Half the runs kill only after the child is well under way (so
+            // checkpoints are exercised even on a slow machine); the others
+            // may kill it during start-up too.
+            let _ = rx.recv_timeout(Duration::from_secs(30));
+            std::thread::sleep(Duration::from_millis(rng.gen_range(0..120)));
+        } else {
+            std::thread::sleep(Duration::from_millis(rng.gen_range(5..250)));
+        }
         child.kill().expect("SIGKILL"); // SIGKILL on Unix
         let _ = child.wait();
         let persisted = reader.join().expect("reader");

@@ -325,3 +325,58 @@ fn backlog_after_offline_period_drains_in_paced_rounds() {
         .collect();
     assert_eq!(firsts, vec![1, 2, 3]);
 }
+
+#[test]
+fn dropping_the_last_handle_persists_pending_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    {
+        let m = Metrics::new(config(None, Some(dir.path())), rt.handle().clone()).expect("metrics");
+        let other = m.clone();
+        m.counter("on_drop", &[]).add(9);
+        drop(m);
+        other.histogram("on_drop.h", &[]).record(2.0);
+    }
+    // The persister's last checkpoint runs on the runtime after the drop.
+    for _ in 0..3000 {
+        let bytes: Vec<u8> = segments(dir.path())
+            .iter()
+            .flat_map(|p| fs::read(p).unwrap_or_default())
+            .collect();
+        if String::from_utf8_lossy(&bytes).contains("on_drop.h") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.shutdown_timeout(Duration::from_secs(10));
+    let rt = runtime();
+    let collector = Collector::start(&rt);
+    let m = Metrics::new(
+        config(Some(&collector.url), Some(dir.path())),
+        rt.handle().clone(),
+    )
+    .expect("metrics");
+    m.flush_blocking(WAIT).expect("flush");
+    let t = collector.totals();
+    assert_eq!(t.counter("on_drop", ""), 9);
+    assert_eq!(t.histograms[&("on_drop.h".to_owned(), String::new())].0, 1);
+}
+
+#[test]
+fn upload_queue_memory_bound_drops_oldest_and_their_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = runtime();
+    let mut c = config(None, Some(dir.path()));
+    c.max_queued_bytes = 3_000;
+    let m = Metrics::new(c, rt.handle().clone()).expect("metrics");
+    for i in 0..10u64 {
+        m.counter("mem", &[("n", &format!("{i:02}"))]).inc();
+        m.checkpoint().expect("checkpoint");
+        let s = m.stats();
+        assert!(s.queued_bytes <= 3_000, "{s:?}");
+    }
+    let s = m.stats();
+    assert!(s.dropped(DropReason::QueueFull) >= 1, "{s:?}");
+    // Disk holds exactly what memory still queues.
+    assert_eq!(segments(dir.path()).len() as u64, s.queued_batches);
+}

@@ -268,3 +268,26 @@ fn large_cut_is_split_into_byte_bounded_batches() {
     );
     assert_eq!(t.events_named("litegate.error"), 500);
 }
+
+#[test]
+fn full_event_queue_drops_are_counted_and_uploaded() {
+    let rt = runtime();
+    let collector = Collector::start(&rt);
+    let mut c = config(Some(&collector.url), None);
+    c.max_pending_events = 5;
+    let m = Metrics::new(c, rt.handle().clone()).expect("metrics");
+    let accepted = (0..8)
+        .filter(|i| m.event(EventKind::Rollback, &[("i", (*i as i64).into())]))
+        .count();
+    assert_eq!(accepted, 5);
+    let s = m.flush_blocking(WAIT).expect("flush");
+    assert_eq!(s.dropped(DropReason::QueueFull), 3);
+    assert_eq!(s.delivered_events, 5);
+    assert_eq!(collector.totals().events_named("litegate.rollback"), 5);
+    assert_eq!(
+        collector
+            .totals()
+            .counter(names::DROPPED, "reason=queue_full"),
+        3
+    );
+}

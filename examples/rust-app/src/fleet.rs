@@ -33,6 +33,25 @@ impl Rng {
     }
 }
 
+/// One of the QA team's own phones (0: qa-alice, 1: qa-bob): recent Pixels.
+pub fn qa_device(i: usize) -> Context {
+    Context::new(["qa-alice", "qa-bob"][i.min(1)])
+        .device_id(format!("qa-device-{i}"))
+        .os("android")
+        .os_version("15")
+        .app_version("5.3.0-beta.1")
+        .device_model("Pixel 8")
+        .country("US")
+        .ram_mb(8192.0)
+        .has_gpu(true)
+        .has_npu(true)
+        .accelerators(["cpu", "gpu", "npu"])
+        .set(
+            "email",
+            AttrValue::String(format!("qa{i}@LiteGate.example")),
+        )
+}
+
 /// A simulated user on a simulated device.
 pub fn simulated_user(rng: &mut Rng, i: usize) -> Context {
     let android = rng.chance(0.6);
@@ -60,22 +79,7 @@ pub fn simulated_user(rng: &mut Rng, i: usize) -> Context {
         accelerators.push("npu");
     }
     if i < 2 {
-        // The QA team's own phones: recent Pixels.
-        return Context::new(["qa-alice", "qa-bob"][i])
-            .device_id(format!("qa-device-{i}"))
-            .os("android")
-            .os_version("15")
-            .app_version("5.3.0-beta.1")
-            .device_model("Pixel 8")
-            .country("US")
-            .ram_mb(8192.0)
-            .has_gpu(true)
-            .has_npu(true)
-            .accelerators(["cpu", "gpu", "npu"])
-            .set(
-                "email",
-                AttrValue::String(format!("qa{i}@LiteGate.example")),
-            );
+        return qa_device(i);
     }
     Context::new(format!("user-{i}"))
         .device_id(format!("device-{:08x}", rng.next() as u32))
@@ -106,9 +110,15 @@ pub fn run(client: &Client, users: usize) -> Result<(), String> {
     let keys: Vec<String> = doc.flag_keys().map(str::to_owned).collect();
     // flag -> (variation, reason) -> count
     let mut table: BTreeMap<&str, BTreeMap<(String, String), usize>> = BTreeMap::new();
+    // The fleet is simulated, so it is evaluated with the evaluator directly
+    // on the client's document: the client's own getters would record
+    // exposures for this device.
+    let evaluator = Evaluator::new();
     for ctx in &fleet {
         for key in &keys {
-            let d = client.value_details(key, Some(ctx));
+            let Ok(d) = evaluator.details(&doc, key, ctx) else {
+                return Err(format!("{key} failed to evaluate"));
+            };
             let reason = match &d.reason {
                 litegate::eval::Reason::RuleMatch { rule_id } => format!("rule_match:{rule_id}"),
                 r => r.kind().to_owned(),

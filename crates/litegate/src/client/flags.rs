@@ -2,6 +2,7 @@
 
 use super::Client;
 use crate::config::{Document, FlagValue};
+use crate::delivery::{ConfigChange, ListenerId};
 use crate::eval::{Context, Details, ErrorCode, Evaluator};
 use std::sync::Arc;
 
@@ -11,11 +12,12 @@ impl Client {
     /// never waits for an evaluation and vice versa.
     fn evaluate<T>(
         &self,
+        key: &str,
         ctx: Option<&Context>,
         default: T,
         eval: impl FnOnce(&Evaluator<'_>, &Document, &Context, T) -> Details<T>,
     ) -> Details<T> {
-        let Some(doc) = self.shared.document.read().clone() else {
+        let Some(doc) = self.shared.delivery.current() else {
             return Details::error(default, ErrorCode::ProviderNotReady);
         };
         let overrides = self.shared.overrides.read().clone();
@@ -23,13 +25,23 @@ impl Client {
         let evaluator = Evaluator::new()
             .with_overrides(&overrides)
             .with_disables(&disables);
-        match ctx {
-            Some(ctx) => eval(&evaluator, &doc, ctx, default),
+        let default_ctx;
+        let ctx = match ctx {
+            Some(ctx) => ctx,
             None => {
-                let ctx = self.shared.context.read().clone();
-                eval(&evaluator, &doc, &ctx, default)
+                default_ctx = self.shared.context.read().clone();
+                &default_ctx
+            }
+        };
+        let details = eval(&evaluator, &doc, ctx, default);
+        if self.shared.config.record_exposures {
+            if let Some(variation) = &details.variation {
+                self.shared
+                    .metrics
+                    .exposure(key, variation, &ctx.targeting_key);
             }
         }
+        details
     }
 
     /// A bool flag for the default context.
@@ -39,7 +51,9 @@ impl Client {
 
     /// A bool flag with details; `ctx` overrides the default context.
     pub fn bool_details(&self, key: &str, default: bool, ctx: Option<&Context>) -> Details<bool> {
-        self.evaluate(ctx, default, |e, d, c, def| e.bool_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.bool_details(d, key, c, def)
+        })
     }
 
     /// A string flag with details.
@@ -49,19 +63,23 @@ impl Client {
         default: &str,
         ctx: Option<&Context>,
     ) -> Details<Arc<str>> {
-        self.evaluate(ctx, Arc::from(default), |e, d, c, def| {
+        self.evaluate(key, ctx, Arc::from(default), |e, d, c, def| {
             e.string_details(d, key, c, def)
         })
     }
 
     /// An int flag with details.
     pub fn int_details(&self, key: &str, default: i64, ctx: Option<&Context>) -> Details<i64> {
-        self.evaluate(ctx, default, |e, d, c, def| e.int_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.int_details(d, key, c, def)
+        })
     }
 
     /// A float flag with details.
     pub fn float_details(&self, key: &str, default: f64, ctx: Option<&Context>) -> Details<f64> {
-        self.evaluate(ctx, default, |e, d, c, def| e.float_details(d, key, c, def))
+        self.evaluate(key, ctx, default, |e, d, c, def| {
+            e.float_details(d, key, c, def)
+        })
     }
 
     /// A JSON flag with details.
@@ -71,14 +89,14 @@ impl Client {
         default: serde_json::Value,
         ctx: Option<&Context>,
     ) -> Details<Arc<serde_json::Value>> {
-        self.evaluate(ctx, Arc::new(default), |e, d, c, def| {
+        self.evaluate(key, ctx, Arc::new(default), |e, d, c, def| {
             e.json_details(d, key, c, def)
         })
     }
 
     /// A flag of any type; `None` as value when it cannot be evaluated.
     pub fn value_details(&self, key: &str, ctx: Option<&Context>) -> Details<Option<FlagValue>> {
-        self.evaluate(ctx, None, |e, d, c, def| match e.details(d, key, c) {
+        self.evaluate(key, ctx, None, |e, d, c, def| match e.details(d, key, c) {
             Ok(x) => Details {
                 value: Some(x.value),
                 variation: x.variation,
@@ -110,5 +128,26 @@ impl Client {
     /// Removes all overrides.
     pub fn clear_overrides(&self) {
         *self.shared.overrides.write() = Arc::default();
+    }
+
+    /// Calls `f` on the SDK's background thread whenever a new config
+    /// changes what any flag could evaluate to. Listeners run outside locks;
+    /// one that panics or blocks does not stop the others.
+    pub fn on_change(&self, f: impl Fn(&ConfigChange) + Send + Sync + 'static) -> ListenerId {
+        self.shared.delivery.on_change(f)
+    }
+
+    /// Like [`Client::on_change`], for one flag.
+    pub fn on_flag_change(
+        &self,
+        flag: &str,
+        f: impl Fn(&ConfigChange) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.shared.delivery.on_flag_change(flag, f)
+    }
+
+    /// Removes a listener; false if it was not registered.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.shared.delivery.remove_listener(id)
     }
 }

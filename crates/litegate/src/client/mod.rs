@@ -7,10 +7,19 @@
 //! `flush`, `shutdown`), and never panics.
 
 mod flags;
+mod lifecycle;
+mod models;
+
+pub use lifecycle::ClientStatus;
+pub use models::{AppFallback, Model, ModelError, ModelOutcome};
 
 use crate::config::{ConfigError, Document};
+use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
 use crate::eval::{Context, LocalDisables, Overrides};
-use parking_lot::RwLock;
+use crate::inference::{EngineConfig, InferenceEngine, PolicyFlagKeys, RuntimeLocator};
+use crate::metrics::{names, Metrics, MetricsConfig, MetricsError};
+use crate::runtime::{BackgroundRuntime, RuntimeError};
+use parking_lot::{Mutex, RwLock};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,18 +41,37 @@ pub struct ClientConfig {
     pub bootstrap: Option<Vec<u8>>,
     /// Where the SDK keeps its files (config cache, metrics, trips).
     pub storage_dir: Option<PathBuf>,
-    /// How often to poll for a new config.
+    /// How often to poll for a new config (jittered; backoff on failure).
     pub poll_interval: Duration,
+    /// A server-sent-events URL announcing new documents (applied within a
+    /// second; polling continues as the fallback).
+    pub stream_url: Option<String>,
     /// Allow plain HTTP to non-loopback hosts (development only).
     pub insecure_http: bool,
     /// OTLP/HTTP base URL (`/v1/metrics` and `/v1/logs` are appended).
     pub metrics_endpoint: Option<String>,
     /// Extra headers sent with metric uploads (e.g. an API key).
     pub metrics_headers: Vec<(String, String)>,
+    /// How often metrics are uploaded.
+    pub metrics_upload_interval: Duration,
+    /// Salt for hashing targeting keys in uploaded events; raw keys are never
+    /// uploaded unless `upload_raw_targeting_keys` is set.
+    pub targeting_key_salt: Option<String>,
+    /// Upload targeting keys unhashed (the app takes responsibility).
+    pub upload_raw_targeting_keys: bool,
+    /// Record an exposure (counter and de-duplicated event) for every typed
+    /// flag evaluation.
+    pub record_exposures: bool,
     /// Explicit path of `libLiteRt`.
     pub litert_library: Option<PathBuf>,
     /// Explicit path of `libtensorflowlite_c`.
     pub tflite_library: Option<PathBuf>,
+    /// Compiled instances per model, i.e. concurrent runs (default 2).
+    pub inference_pool_size: usize,
+    /// Flag keys that steer inference (defaults: `litert_enabled`,
+    /// `litert_gpu_backend`, `litert_npu_backend`,
+    /// `litert_adaptive_switching`, `ai_fallback_to_cloud`).
+    pub policy_flag_keys: PolicyFlagKeys,
     /// The context used when a call does not pass one.
     pub default_context: Context,
 }
@@ -59,11 +87,18 @@ impl ClientConfig {
             bootstrap: None,
             storage_dir: None,
             poll_interval: Duration::from_secs(300),
+            stream_url: None,
             insecure_http: false,
             metrics_endpoint: None,
             metrics_headers: Vec::new(),
+            metrics_upload_interval: Duration::from_secs(60),
+            targeting_key_salt: None,
+            upload_raw_targeting_keys: false,
+            record_exposures: true,
             litert_library: None,
             tflite_library: None,
+            inference_pool_size: 2,
+            policy_flag_keys: PolicyFlagKeys::default(),
             default_context: Context::default(),
         }
     }
@@ -84,6 +119,15 @@ pub enum ClientError {
     /// The bundled bootstrap config is unusable.
     #[error("bootstrap config refused: {0}")]
     Bootstrap(#[from] ConfigError),
+    /// Config delivery could not start (a bad URL, key or bootstrap).
+    #[error("config delivery: {0}")]
+    Delivery(#[from] DeliveryError),
+    /// The metrics pipeline could not start (a bad endpoint or setting).
+    #[error("metrics: {0}")]
+    Metrics(#[from] MetricsError),
+    /// The background thread could not start.
+    #[error("background runtime: {0}")]
+    Runtime(#[from] RuntimeError),
     /// The storage directory cannot be created.
     #[error("storage directory {path}: {source}")]
     Storage {
@@ -97,7 +141,10 @@ pub enum ClientError {
 /// State shared by the client's handles.
 pub(crate) struct Shared {
     pub(crate) config: ClientConfig,
-    pub(crate) document: RwLock<Option<Arc<Document>>>,
+    pub(crate) runtime: Mutex<Option<BackgroundRuntime>>,
+    pub(crate) delivery: ConfigDelivery,
+    pub(crate) metrics: Metrics,
+    pub(crate) inference: InferenceEngine,
     pub(crate) context: RwLock<Arc<Context>>,
     pub(crate) overrides: RwLock<Arc<Overrides>>,
     pub(crate) disables: RwLock<Arc<LocalDisables>>,
@@ -125,17 +172,16 @@ impl Client {
     /// # Errors
     /// [`ClientError`] for an unusable configuration or bootstrap document.
     pub fn start(config: ClientConfig) -> Result<Client, ClientError> {
-        if config.app_id.is_empty() {
-            return Err(ClientError::InvalidConfig {
-                field: "app_id",
-                reason: "must not be empty".into(),
-            });
-        }
-        if config.environment.is_empty() {
-            return Err(ClientError::InvalidConfig {
-                field: "environment",
-                reason: "must not be empty".into(),
-            });
+        for (field, value) in [
+            ("app_id", &config.app_id),
+            ("environment", &config.environment),
+        ] {
+            if value.is_empty() {
+                return Err(ClientError::InvalidConfig {
+                    field,
+                    reason: "must not be empty".into(),
+                });
+            }
         }
         if let Some(dir) = &config.storage_dir {
             std::fs::create_dir_all(dir).map_err(|source| ClientError::Storage {
@@ -143,17 +189,62 @@ impl Client {
                 source,
             })?;
         }
-        let document = match &config.bootstrap {
-            Some(bytes) => Some(Arc::new(Document::parse_for_environment(
-                bytes,
-                &config.environment,
-            )?)),
-            None => None,
+        let runtime = BackgroundRuntime::with_thread_name("litegate")?;
+        let handle = runtime.handle().clone();
+
+        let mut delivery_config = DeliveryConfig::new(config.environment.clone());
+        delivery_config.url = config.config_url.clone();
+        delivery_config.stream_url = config.stream_url.clone();
+        delivery_config.pinned_keys = config.pinned_keys.clone();
+        delivery_config.storage_dir = subdir(&config, "config")?;
+        delivery_config.bootstrap = config.bootstrap.clone();
+        delivery_config.insecure_http = config.insecure_http;
+        delivery_config.schedule.poll_interval = config.poll_interval;
+        let delivery = ConfigDelivery::start(delivery_config, &handle).map_err(|e| match e {
+            // A broken bundled config is the app's own bug: report it as such.
+            DeliveryError::Bootstrap(crate::delivery::Rejection::Config(c)) => {
+                ClientError::Bootstrap(c)
+            }
+            other => ClientError::Delivery(other),
+        })?;
+
+        let mut metrics_config = MetricsConfig::new(config.app_id.clone());
+        metrics_config.storage_dir = subdir(&config, "metrics")?;
+        metrics_config.endpoint = config.metrics_endpoint.clone();
+        metrics_config.headers = config.metrics_headers.clone();
+        metrics_config.upload_interval = config.metrics_upload_interval;
+        metrics_config.targeting_key_salt = config.targeting_key_salt.clone();
+        metrics_config.upload_raw_targeting_keys = config.upload_raw_targeting_keys;
+        let metrics = Metrics::new(metrics_config, handle)?;
+        if let Some(v) = delivery.status().version {
+            metrics.set_config_version(v);
+        }
+        hook_delivery_into_metrics(&delivery, &metrics);
+
+        let locator = |path: &Option<PathBuf>| match path {
+            Some(p) => RuntimeLocator::explicit(p),
+            None => RuntimeLocator::default(),
         };
+        let engine_config = EngineConfig {
+            litert_library: locator(&config.litert_library),
+            tflite_library: locator(&config.tflite_library),
+            pool_size: config.inference_pool_size.max(1),
+            history_path: subdir(&config, "inference")?.map(|d| d.join("failure-history.json")),
+            flag_keys: config.policy_flag_keys.clone(),
+            ..EngineConfig::default()
+        };
+        let observer = Arc::new(models::MetricsObserver {
+            metrics: metrics.clone(),
+        });
+        let inference = InferenceEngine::with_observer(engine_config, observer);
+
         let context = Arc::new(config.default_context.clone());
         let shared = Arc::new(Shared {
             config,
-            document: RwLock::new(document),
+            runtime: Mutex::new(Some(runtime)),
+            delivery,
+            metrics,
+            inference,
             context: RwLock::new(context),
             overrides: RwLock::new(Arc::new(Overrides::new())),
             disables: RwLock::new(Arc::new(LocalDisables::new())),
@@ -178,6 +269,78 @@ impl Client {
 
     /// The document in use, if any.
     pub fn document(&self) -> Option<Arc<Document>> {
-        self.shared.document.read().clone()
+        self.shared.delivery.current()
     }
+
+    /// The metrics pipeline, to record the app's own counters, histograms
+    /// and events next to LiteGate's.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// The inference engine (runtimes, failure history, overrides).
+    pub fn inference(&self) -> &InferenceEngine {
+        &self.shared.inference
+    }
+
+    /// Config delivery: status, listeners, documents from other channels.
+    pub fn delivery(&self) -> &ConfigDelivery {
+        &self.shared.delivery
+    }
+}
+
+/// Every applied or refused document shows in metrics: the resource's config
+/// version follows the document in use, and refusals are counted and sent
+/// as error events with the reason.
+fn hook_delivery_into_metrics(delivery: &ConfigDelivery, metrics: &Metrics) {
+    let metrics = metrics.clone();
+    delivery.on_event(move |event| match event {
+        DeliveryEvent::Applied { version, .. } => metrics.set_config_version(*version),
+        DeliveryEvent::Rejected(rejection) => {
+            let reason = rejection.to_string();
+            metrics
+                .counter(
+                    names::CONFIG_REJECTIONS,
+                    &[(names::label::REASON, rejection_kind(rejection))],
+                )
+                .inc();
+            metrics.event(
+                crate::metrics::EventKind::Error,
+                &[
+                    (
+                        "error.kind",
+                        crate::metrics::AttrValue::from("config_rejected"),
+                    ),
+                    ("reason", crate::metrics::AttrValue::from(reason.as_str())),
+                ],
+            );
+        }
+        _ => {}
+    });
+}
+
+/// A short label for a refusal, bounded in cardinality for metrics.
+fn rejection_kind(r: &crate::delivery::Rejection) -> &'static str {
+    use crate::delivery::Rejection;
+    match r {
+        Rejection::Signature(_) => "signature",
+        Rejection::Config(ConfigError::WrongEnvironment { .. }) => "environment",
+        Rejection::Config(_) => "invalid",
+        Rejection::StaleVersion { .. } => "stale_version",
+        Rejection::VersionNotIncreased { .. } => "version_not_increased",
+    }
+}
+
+/// `storage_dir/name`, created; `None` without a storage directory. Each
+/// component keeps its files in its own subdirectory.
+fn subdir(config: &ClientConfig, name: &str) -> Result<Option<PathBuf>, ClientError> {
+    let Some(dir) = &config.storage_dir else {
+        return Ok(None);
+    };
+    let path = dir.join(name);
+    std::fs::create_dir_all(&path).map_err(|source| ClientError::Storage {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(path))
 }

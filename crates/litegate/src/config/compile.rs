@@ -2,9 +2,9 @@
 //! with its path, names resolved to indices.
 
 use super::model::*;
+use super::tree::{Map, Value};
 use super::{ConfigError, Document, Limits, Problem, ProblemKind, FORMAT_VERSION};
 use crate::eval::{AttrRef, BUCKETS};
-use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ impl Walker<'_> {
         });
     }
 
-    fn object<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v Map> {
         match v {
             Value::Object(m) => Some(m),
             _ => {
@@ -105,12 +105,7 @@ impl Walker<'_> {
         }
     }
 
-    fn required<'v>(
-        &mut self,
-        m: &'v Map<String, Value>,
-        field: &str,
-        path: &Path<'_>,
-    ) -> Option<&'v Value> {
+    fn required<'v>(&mut self, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v Value> {
         let v = m.get(field);
         if v.is_none() {
             self.problem(path.field(field), ProblemKind::Missing);
@@ -118,23 +113,12 @@ impl Walker<'_> {
         v
     }
 
-    fn required_str<'v>(
-        &mut self,
-        m: &'v Map<String, Value>,
-        field: &str,
-        path: &Path<'_>,
-    ) -> Option<&'v str> {
+    fn required_str<'v>(&mut self, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v str> {
         let v = self.required(m, field, path)?;
         self.string(v, &path.field(field))
     }
 
-    fn optional_bool(
-        &mut self,
-        m: &Map<String, Value>,
-        field: &str,
-        path: &Path<'_>,
-        default: bool,
-    ) -> bool {
+    fn optional_bool(&mut self, m: &Map, field: &str, path: &Path<'_>, default: bool) -> bool {
         match m.get(field) {
             None | Some(Value::Null) => default,
             Some(Value::Bool(b)) => *b,
@@ -266,7 +250,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     };
     let segments_path = Path::ROOT.field("segments");
     let flags_path = Path::ROOT.field("flags");
-    let Value::Object(mut top) = tree else {
+    let Value::Object(top) = tree else {
         return Err(ConfigError::Invalid(vec![Problem {
             path: "(document)".into(),
             kind: ProblemKind::WrongType {
@@ -332,8 +316,8 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
                 );
             } else {
                 for (k, v) in m {
-                    segment_index.insert(k.as_str(), segment_values.len());
-                    segment_values.push((k.as_str(), v));
+                    segment_index.insert(k, segment_values.len());
+                    segment_values.push((k, v));
                 }
             }
         }
@@ -350,7 +334,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     }
 
     // Flags: index all keys first so prerequisites can point anywhere.
-    let empty = Map::new();
+    let empty = Map::default();
     let flag_map = match top.get("flags") {
         None => &empty,
         Some(v) => w.object(v, &flags_path).unwrap_or(&empty),
@@ -371,7 +355,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     let flag_index: KeyMap<usize> = flag_map
         .keys()
         .enumerate()
-        .map(|(i, k)| (Box::from(k.as_str()), i))
+        .map(|(i, k)| (Box::from(k), i))
         .collect();
     let mut flags = Vec::with_capacity(flag_map.len());
     let mut fingerprints = Vec::with_capacity(flag_map.len());
@@ -396,7 +380,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
             _ => {
                 flag_problems.extend(fw.problems.iter().cloned());
                 flags.push(FlagEntry::Malformed {
-                    key: Arc::from(key.as_str()),
+                    key: Arc::from(key),
                     problems: fw.problems,
                 });
             }
@@ -409,9 +393,6 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         }]));
     }
 
-    for k in KNOWN_TOP_LEVEL {
-        top.remove(*k);
-    }
     Ok(Document {
         environment: environment.unwrap_or_else(|| Arc::from("")),
         version: version.unwrap_or(0),
@@ -421,7 +402,7 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
         fingerprints,
         segments,
         problems: flag_problems,
-        sections: top,
+        sections: top.to_serde_without(KNOWN_TOP_LEVEL),
     })
 }
 
@@ -524,7 +505,7 @@ fn compile_flag(
         let p = vpath.field(name);
         if let Some(value) = compile_value(w, kind, value, &p) {
             variations.push(Variation {
-                key: Arc::from(name.as_str()),
+                key: Arc::from(name),
                 value,
             });
         }
@@ -683,12 +664,7 @@ fn compile_flag(
 }
 
 // A free function so the borrow of `w` ends before the caller uses the value.
-fn w_required<'v>(
-    w: &mut Walker,
-    m: &'v Map<String, Value>,
-    field: &str,
-    path: &Path<'_>,
-) -> Option<&'v Value> {
+fn w_required<'v>(w: &mut Walker, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v Value> {
     w.required(m, field, path)
 }
 
@@ -698,7 +674,7 @@ fn compile_value(w: &mut Walker, kind: FlagKind, v: &Value, path: &Path<'_>) -> 
         (FlagKind::String, Value::String(_)) => FlagValue::String(Arc::from(w.string(v, path)?)),
         (FlagKind::Int, Value::Number(n)) if n.as_i64().is_some() => FlagValue::Int(n.as_i64()?),
         (FlagKind::Float, Value::Number(n)) => FlagValue::Float(n.as_f64()?),
-        (FlagKind::Json, v) => FlagValue::Json(Arc::new(v.clone())),
+        (FlagKind::Json, v) => FlagValue::Json(Arc::new(v.to_serde())),
         _ => {
             w.problem(path, ProblemKind::VariationType(kind.as_str()));
             return None;
@@ -712,7 +688,7 @@ struct ServeCtx<'a> {
     has_rollout: bool,
 }
 
-fn compile_bucket_by(w: &mut Walker, m: &Map<String, Value>, path: &Path<'_>) -> BucketBy {
+fn compile_bucket_by(w: &mut Walker, m: &Map, path: &Path<'_>) -> BucketBy {
     match m.get("bucket_by") {
         None | Some(Value::Null) => BucketBy::TargetingKey,
         Some(v) => match w.string(v, &path.field("bucket_by")) {
@@ -1059,7 +1035,7 @@ fn compile_clause(
                     }
                     Value::Number(n) => match n.as_f64() {
                         Some(f) if f.is_finite() => set.numbers.push(f),
-                        _ => w.problem(vp.index(i), ProblemKind::InvalidNumber(n.to_string())),
+                        _ => w.problem(vp.index(i), ProblemKind::InvalidNumber(format!("{n:?}"))),
                     },
                     Value::Bool(b) => set.bools.push(*b),
                     _ => w.problem(

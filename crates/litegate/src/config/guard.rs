@@ -5,8 +5,8 @@
 //! let a hostile or careless document hide a second definition of a flag; this
 //! pass refuses that instead.
 
+use super::tree::{Map, Number, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -27,6 +27,9 @@ pub(crate) enum GuardError {
 
 /// Parses `bytes` into a JSON tree, refusing duplicate keys and nesting deeper
 /// than `max_depth`.
+///
+/// Duplicates are checked by a scan for small objects and by sorting key
+/// indices for large ones (the `flags` map), so no key is hashed.
 pub(crate) fn parse_guarded(bytes: &[u8], max_depth: usize) -> Result<Value, GuardError> {
     let found: RefCell<Option<GuardError>> = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -64,7 +67,19 @@ impl<'de> DeserializeSeed<'de> for GuardSeed<'_> {
     }
 }
 
+/// Objects up to this size are checked for duplicate keys by a scan as
+/// each key arrives; larger ones by sorting once at the end.
+const SCAN_LIMIT: usize = 32;
+
 impl GuardSeed<'_> {
+    fn object_path(&self, base: usize) -> String {
+        if base == 0 {
+            "(document)".to_owned()
+        } else {
+            self.path[..base].to_owned()
+        }
+    }
+
     fn fail<E: serde::de::Error>(&self, err: GuardError) -> E {
         let message = format!("{err:?}");
         *self.found.borrow_mut() = Some(err);
@@ -92,19 +107,27 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+        Ok(Value::Number(match u64::try_from(v) {
+            Ok(u) => Number::Pos(u),
+            Err(_) => Number::Neg(v),
+        }))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+        Ok(Value::Number(Number::Pos(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        // serde_json never yields NaN or infinity; refuse them anyway.
+        Ok(if v.is_finite() {
+            Value::Number(Number::Float(v))
+        } else {
+            Value::Null
+        })
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(Box::from(v)))
     }
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into_boxed_str()))
     }
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -140,16 +163,14 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
                 limit: self.max_depth,
             }));
         }
-        let mut out = Map::new();
+        let mut out: Vec<(Box<str>, Value)> = Vec::new();
         let base = self.path.len();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                let path = if base == 0 {
-                    "(document)".to_owned()
-                } else {
-                    self.path.clone()
-                };
-                return Err(self.fail(GuardError::DuplicateKey { path, key }));
+            if out.len() < SCAN_LIMIT && out.iter().any(|(k, _)| **k == *key) {
+                return Err(self.fail(GuardError::DuplicateKey {
+                    path: self.object_path(base),
+                    key,
+                }));
             }
             if base > 0 {
                 self.path.push('.');
@@ -157,8 +178,20 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
             self.path.push_str(&key);
             let value = map.next_value_seed(self.child())?;
             self.path.truncate(base);
-            out.insert(key, value);
+            out.push((key.into_boxed_str(), value));
         }
+        if out.len() > SCAN_LIMIT {
+            let mut order: Vec<usize> = (0..out.len()).collect();
+            order.sort_unstable_by(|&a, &b| out[a].0.cmp(&out[b].0));
+            if let Some(w) = order.windows(2).find(|w| out[w[0]].0 == out[w[1]].0) {
+                let key = out[w[1]].0.to_string();
+                return Err(self.fail(GuardError::DuplicateKey {
+                    path: self.object_path(base),
+                    key,
+                }));
+            }
+        }
+        let out = Map(out);
         Ok(Value::Object(out))
     }
 }

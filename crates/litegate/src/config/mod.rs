@@ -10,6 +10,7 @@
 mod compile;
 mod guard;
 mod model;
+mod tree;
 
 pub use model::*;
 

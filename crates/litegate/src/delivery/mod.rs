@@ -413,7 +413,13 @@ impl ConfigDelivery {
     }
 
     /// Calls `f` when a new document changes any flag. Runs on the listener
-    /// thread, outside locks; a panic in `f` is caught and logged.
+    /// thread, outside locks; a panic in `f` is caught and logged, and a call
+    /// that blocks longer than `listener_stall_timeout` does not delay other
+    /// listeners (see the `listeners` module for the policy).
+    ///
+    /// Capture [`ConfigDelivery::store`] (or a `Weak`) in `f`, not an `Arc`
+    /// of this `ConfigDelivery`: that would be a reference cycle keeping the
+    /// background tasks alive.
     pub fn on_change(&self, f: impl Fn(&ConfigChange) + Send + Sync + 'static) -> ListenerId {
         self.inner.dispatcher.add(Callback::AllFlags(Box::new(f)))
     }

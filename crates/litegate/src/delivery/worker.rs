@@ -204,6 +204,7 @@ async fn attempt(
                 s.ready = true;
                 s.last_success = Some(SystemTime::now());
                 s.last_error = None;
+                s.consecutive_failures = 0;
             });
             inner.progress.lock().successes += 1;
         }

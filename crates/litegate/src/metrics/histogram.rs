@@ -20,6 +20,8 @@ pub const SCALE: i32 = 6;
 const PER_OCTAVE: i32 = 1 << SCALE;
 /// Index of the lowest live bucket: values up to `2^-8` land here.
 pub const MIN_INDEX: i32 = -8 * PER_OCTAVE;
+/// Most buckets a merged snapshot keeps before lowering its scale.
+pub const MAX_MERGED_BUCKETS: usize = 8192;
 /// Number of live buckets (40 powers of two: `(2^-8, 2^32]`).
 pub const BUCKETS: usize = 40 * PER_OCTAVE as usize;
 /// Index of the highest live bucket: values above `2^32` land here.
@@ -293,33 +295,56 @@ impl Default for HistogramSnapshot {
 
 impl HistogramSnapshot {
     /// Adds `other` into `self`. Snapshots at different scales are merged at
-    /// the coarser of the two (OTLP downscaling: index >> difference).
+    /// the coarser of the two (OTLP downscaling: index >> difference); if
+    /// the merged buckets would span more than [`MAX_MERGED_BUCKETS`], the
+    /// scale is lowered further until they fit (so hand-written or hostile
+    /// JSON cannot make it allocate without bound). Counts saturate.
     pub fn merge(&mut self, other: &HistogramSnapshot) {
-        let scale = self.scale.min(other.scale);
-        self.downscale_to(scale);
         let mut other = other.clone();
-        other.downscale_to(scale);
+        let mut scale = self.scale.min(other.scale);
+        loop {
+            self.downscale_to(scale);
+            other.downscale_to(scale);
+            let spans = [&self.positive, &other.positive]
+                .into_iter()
+                .filter(|b| !b.bucket_counts.is_empty())
+                .map(|b| {
+                    (
+                        i64::from(b.offset),
+                        i64::from(b.offset) + b.bucket_counts.len() as i64,
+                    )
+                });
+            let (lo, hi) = spans.fold((i64::MAX, i64::MIN), |(l, h), (s, e)| (l.min(s), h.max(e)));
+            if lo >= hi || hi - lo <= MAX_MERGED_BUCKETS as i64 {
+                break;
+            }
+            scale -= 1;
+        }
         if !other.positive.bucket_counts.is_empty() {
             if self.positive.bucket_counts.is_empty() {
                 self.positive = other.positive.clone();
             } else {
-                let start = self.positive.offset.min(other.positive.offset);
-                let end = (self.positive.offset + self.positive.bucket_counts.len() as i32)
-                    .max(other.positive.offset + other.positive.bucket_counts.len() as i32);
-                let mut merged = vec![0u64; (end - start) as usize];
+                let start = i64::from(self.positive.offset.min(other.positive.offset));
+                let end = [&self.positive, &other.positive]
+                    .iter()
+                    .map(|b| i64::from(b.offset) + b.bucket_counts.len() as i64)
+                    .max()
+                    .unwrap_or(start);
+                let mut merged = vec![0u64; (end - start).max(0) as usize];
                 for b in [&self.positive, &other.positive] {
+                    let base = (i64::from(b.offset) - start) as usize;
                     for (i, c) in b.bucket_counts.iter().enumerate() {
-                        merged[(b.offset - start) as usize + i] += c;
+                        merged[base + i] = merged[base + i].saturating_add(*c);
                     }
                 }
                 self.positive = Buckets {
-                    offset: start,
+                    offset: start as i32,
                     bucket_counts: merged,
                 };
             }
         }
-        self.zero_count += other.zero_count;
-        self.count += other.count;
+        self.zero_count = self.zero_count.saturating_add(other.zero_count);
+        self.count = self.count.saturating_add(other.count);
         self.sum += other.sum;
         self.min = match (self.min, other.min) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -336,16 +361,17 @@ impl HistogramSnapshot {
             self.scale = scale.min(self.scale);
             return;
         }
-        let shift = (self.scale - scale) as u32;
-        let start = self.positive.offset >> shift;
-        let last = (self.positive.offset + self.positive.bucket_counts.len() as i32 - 1) >> shift;
+        let shift = (i64::from(self.scale) - i64::from(scale)).min(40) as u32;
+        let offset = i64::from(self.positive.offset);
+        let start = offset >> shift;
+        let last = (offset + self.positive.bucket_counts.len() as i64 - 1) >> shift;
         let mut counts = vec![0u64; (last - start + 1) as usize];
         for (i, c) in self.positive.bucket_counts.iter().enumerate() {
-            let idx = (self.positive.offset + i as i32) >> shift;
-            counts[(idx - start) as usize] += c;
+            let idx = ((offset + i as i64) >> shift) - start;
+            counts[idx as usize] = counts[idx as usize].saturating_add(*c);
         }
         self.positive = Buckets {
-            offset: start,
+            offset: start as i32,
             bucket_counts: counts,
         };
         self.scale = scale;
@@ -450,6 +476,33 @@ mod tests {
         assert_eq!(coarse.scale, 2);
         assert_eq!(coarse.count, 200);
         assert_eq!(coarse.positive.bucket_counts.iter().sum::<u64>(), 198);
+    }
+
+    #[test]
+    fn merge_of_far_apart_snapshots_stays_bounded() {
+        let far = |offset: i32| HistogramSnapshot {
+            positive: Buckets {
+                offset,
+                bucket_counts: vec![1, 2],
+            },
+            count: 3,
+            ..HistogramSnapshot::default()
+        };
+        let mut a = far(-2_000_000_000);
+        a.merge(&far(2_000_000_000));
+        assert!(a.positive.bucket_counts.len() <= MAX_MERGED_BUCKETS);
+        assert_eq!(a.positive.bucket_counts.iter().sum::<u64>(), 6);
+        assert_eq!(a.count, 6);
+        let mut b = HistogramSnapshot {
+            scale: 20,
+            ..far(5)
+        };
+        b.merge(&HistogramSnapshot {
+            scale: -10,
+            ..far(-3)
+        });
+        assert_eq!(b.scale, -10);
+        assert_eq!(b.positive.bucket_counts.iter().sum::<u64>(), 6);
     }
 
     #[test]

@@ -275,9 +275,9 @@ impl Metrics {
     /// # Errors
     /// As [`Metrics::flush_blocking`].
     pub fn shutdown(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         // A little slack so the reply arrives after the bounded upload.
-        self.blocking(timeout + Duration::from_secs(2), |r| {
+        self.blocking(timeout.saturating_add(Duration::from_secs(2)), |r| {
             Command::Shutdown(deadline, r)
         })
     }
@@ -290,10 +290,7 @@ impl Metrics {
         let (tx, rx) = oneshot::channel();
         self.shared
             .commands
-            .send(Command::Shutdown(
-                Instant::now() + timeout,
-                Reply::Async(tx),
-            ))
+            .send(Command::Shutdown(deadline_after(timeout), Reply::Async(tx)))
             .map_err(|_| MetricsError::ShutDown)?;
         rx.await.map_err(|_| MetricsError::ShutDown)
     }
@@ -319,6 +316,13 @@ impl Metrics {
     }
 }
 
+/// `now + timeout`, saturating at a day for absurd timeouts.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
+}
+
 /// The exported form of a targeting key: SHA-256 of salt, NUL, key; the
 /// first 16 bytes in hex.
 pub fn hash_targeting_key(salt: &str, key: &str) -> String {
@@ -335,11 +339,22 @@ fn log_checkpoint_error(r: Result<CheckpointReport, MetricsError>) {
     }
 }
 
+/// Runs a checkpoint (disk writes and fsync) on the blocking pool so that
+/// uploads sharing the runtime thread are not held up by the disk.
+async fn checkpoint_off_thread(inner: &Arc<Inner>) {
+    let i = Arc::clone(inner);
+    match tokio::task::spawn_blocking(move || i.checkpoint()).await {
+        Ok(r) => log_checkpoint_error(r),
+        // The runtime is shutting down: do it here instead.
+        Err(_) => log_checkpoint_error(inner.checkpoint()),
+    }
+}
+
 async fn persister(inner: Arc<Inner>, mut stop: watch::Receiver<()>) {
     let period = inner.config.persist_interval;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(period) => log_checkpoint_error(inner.checkpoint()),
+            _ = tokio::time::sleep(period) => checkpoint_off_thread(&inner).await,
             changed = stop.changed() => {
                 if changed.is_err() {
                     // Last handle dropped: save what is pending.
@@ -353,14 +368,14 @@ async fn persister(inner: Arc<Inner>, mut stop: watch::Receiver<()>) {
 
 async fn uploader(inner: Arc<Inner>, mut commands: mpsc::UnboundedReceiver<Command>) {
     // Open the store (and queue the backlog) off the caller's thread.
-    log_checkpoint_error(inner.checkpoint());
+    checkpoint_off_thread(&inner).await;
     let mut tick = tokio::time::interval(inner.config.upload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                log_checkpoint_error(inner.checkpoint());
+                checkpoint_off_thread(&inner).await;
                 inner
                     .upload_round(
                         Some(inner.config.max_batches_per_round),
@@ -371,17 +386,17 @@ async fn uploader(inner: Arc<Inner>, mut commands: mpsc::UnboundedReceiver<Comma
             }
             cmd = commands.recv() => match cmd {
                 Some(Command::Flush(reply)) => {
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     inner.upload_round(None, Duration::ZERO, None).await;
                     reply.send(inner.stats());
                 }
                 Some(Command::Shutdown(deadline, reply)) => {
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     let round = inner.upload_round(None, Duration::ZERO, Some(deadline));
                     // Cancelling mid-request is safe: the batch stays queued and on disk.
                     let _ = tokio::time::timeout_at(deadline.into(), round).await;
                     // Drops counted during the final upload reach the disk.
-                    log_checkpoint_error(inner.checkpoint());
+                    checkpoint_off_thread(&inner).await;
                     reply.send(inner.stats());
                     commands.close();
                     return;

@@ -431,7 +431,9 @@ impl Inner {
                         }
                         let wait = after
                             .unwrap_or_else(|| policy.backoff(attempts, rand::random::<f64>()));
-                        if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                        if deadline.is_some_and(|d| {
+                            Instant::now().checked_add(wait).is_none_or(|t| t >= d)
+                        }) {
                             return;
                         }
                         tokio::time::sleep(wait).await;

@@ -1,0 +1,71 @@
+//! Readiness, refresh, flush, shutdown and status of the [`Client`].
+
+use super::Client;
+use crate::delivery::{ConfigSource, DeliveryStatus, WaitError};
+use crate::metrics::{MetricsError, MetricsStats};
+use crate::runtime::ShutdownOutcome;
+use std::time::{Duration, Instant};
+
+/// What the client knows about itself, for a status screen or a bug report.
+#[derive(Debug, Clone)]
+pub struct ClientStatus {
+    /// The version of the config in use, if any.
+    pub config_version: Option<u64>,
+    /// Where it came from.
+    pub config_source: Option<ConfigSource>,
+    /// Config delivery in detail (last fetch, last error, last rejection).
+    pub delivery: DeliveryStatus,
+    /// The metrics pipeline's counts (recorded, delivered, dropped by reason).
+    pub metrics: MetricsStats,
+}
+
+impl Client {
+    /// Blocks until the first remote fetch succeeded, or `timeout` passes.
+    /// The client is usable without it; this is for apps that prefer fresh
+    /// flags over fast start. Do not call it on a UI thread.
+    ///
+    /// # Errors
+    /// [`WaitError`] on timeout (with the last fetch error), or when no
+    /// config URL is set.
+    pub fn wait_until_ready(&self, timeout: Duration) -> Result<(), WaitError> {
+        self.shared.delivery.wait_until_ready(timeout)
+    }
+
+    /// Asks for a config fetch now (in the background; returns at once).
+    pub fn refresh(&self) {
+        self.shared.delivery.refresh();
+    }
+
+    /// Persists and uploads pending metrics, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`MetricsError`] when the pipeline is stopped or the wait timed out.
+    pub fn flush(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
+        self.shared.metrics.flush_blocking(timeout)
+    }
+
+    /// Stops the client: a final metrics upload and persistence within
+    /// `timeout`, then the background thread. What could not be uploaded
+    /// stays persisted for the next start. Safe to call more than once;
+    /// later calls return at once.
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownOutcome {
+        let deadline = Instant::now() + timeout;
+        let Some(mut runtime) = self.shared.runtime.lock().take() else {
+            return ShutdownOutcome::AlreadyStopped;
+        };
+        let _ = self.shared.metrics.shutdown(timeout);
+        self.shared.delivery.shutdown();
+        runtime.shutdown(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// The client's status.
+    pub fn status(&self) -> ClientStatus {
+        let delivery = self.shared.delivery.status();
+        ClientStatus {
+            config_version: delivery.version,
+            config_source: delivery.source,
+            delivery,
+            metrics: self.shared.metrics.stats(),
+        }
+    }
+}

@@ -1,0 +1,2 @@
+pub mod runtimes;
+pub mod tiny_model;
