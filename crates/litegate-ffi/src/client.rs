@@ -45,7 +45,6 @@ impl LiteGateClient {
     }
 
     /// The core client, for the other modules of this crate.
-    #[allow(dead_code)]
     pub(crate) fn core(&self) -> &Arc<Client> {
         &self.inner
     }

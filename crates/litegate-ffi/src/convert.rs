@@ -36,7 +36,20 @@ pub fn client_config(options: ClientOptions) -> Result<ClientConfig, LiteGateErr
     config.bootstrap = options.bootstrap;
     config.storage_dir = options.storage_dir.map(PathBuf::from);
     config.poll_interval = Duration::from_secs(u64::from(options.poll_interval_seconds));
+    if options.metrics_upload_interval_seconds == 0 {
+        return Err(LiteGateError::InvalidOption {
+            field: "metrics_upload_interval_seconds".into(),
+            reason: "must be at least 1 second".into(),
+        });
+    }
+    config.stream_url = options.stream_url;
     config.insecure_http = options.insecure_http;
+    config.metrics_upload_interval =
+        Duration::from_secs(u64::from(options.metrics_upload_interval_seconds));
+    config.targeting_key_salt = options.targeting_key_salt;
+    config.upload_raw_targeting_keys = options.upload_raw_targeting_keys;
+    config.record_exposures = options.record_exposures;
+    config.inference_pool_size = usize::try_from(options.inference_pool_size.max(1)).unwrap_or(1);
     config.metrics_endpoint = options.metrics_endpoint;
     let mut headers: Vec<(String, String)> = options.metrics_headers.into_iter().collect();
     // Sorted so that uploads send headers in a stable order.
@@ -328,4 +341,80 @@ pub fn json_argument(argument: &str, text: &str) -> Result<serde_json::Value, Li
         argument: argument.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// Converts a config source.
+pub fn config_source(s: litegate::delivery::ConfigSource) -> crate::types::ConfigSource {
+    use crate::types::ConfigSource as Out;
+    use litegate::delivery::ConfigSource as In;
+    match s {
+        In::Persisted => Out::Persisted,
+        In::Bootstrap => Out::Bootstrap,
+        In::Remote => Out::Remote,
+    }
+}
+
+/// Converts a config change.
+pub fn config_update(c: &litegate::delivery::ConfigChange) -> crate::types::ConfigUpdate {
+    crate::types::ConfigUpdate {
+        old_version: c.old_version,
+        new_version: c.new_version,
+        source: config_source(c.source),
+        changed_flags: c.changed_flags.clone(),
+    }
+}
+
+/// Converts the metrics counts.
+pub fn metrics_summary(s: &litegate::metrics::MetricsStats) -> crate::types::MetricsSummary {
+    crate::types::MetricsSummary {
+        delivered_batches: s.delivered_batches,
+        delivered_points: s.delivered_points,
+        delivered_events: s.delivered_events,
+        retries: s.retries,
+        queued_batches: s.queued_batches,
+        pending_events: s.pending_events,
+        lost_items: s.lost_items(),
+    }
+}
+
+/// Converts the client's status.
+pub fn status(s: &litegate::client::ClientStatus) -> crate::types::ClientStatus {
+    let unix_ms = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_millis()).ok())
+    };
+    crate::types::ClientStatus {
+        config_version: s.config_version,
+        config_source: s.config_source.map(config_source),
+        fetched: s.delivery.ready,
+        fetch_attempts: s.delivery.attempts,
+        consecutive_failures: s.delivery.consecutive_failures,
+        last_fetch_error: s.delivery.last_error.as_ref().map(ToString::to_string),
+        last_fetch_unix_ms: s.delivery.last_success.and_then(unix_ms),
+        metrics: metrics_summary(&s.metrics),
+    }
+}
+
+/// Converts a shutdown outcome.
+pub fn shutdown(o: litegate::runtime::ShutdownOutcome) -> crate::types::ShutdownResult {
+    use crate::types::ShutdownResult as Out;
+    use litegate::runtime::ShutdownOutcome as In;
+    match o {
+        In::Stopped | In::CalledFromRuntimeThread => Out::Stopped,
+        In::TimedOut => Out::TimedOut,
+        In::AlreadyStopped => Out::AlreadyStopped,
+    }
+}
+
+/// Converts an event attribute.
+pub fn event_value(v: &crate::types::EventValue) -> litegate::metrics::AttrValue {
+    use crate::types::EventValue as In;
+    use litegate::metrics::AttrValue as Out;
+    match v {
+        In::Text { value } => Out::Str(value.clone()),
+        In::Int { value } => Out::Int(*value),
+        In::Double { value } => Out::Double(*value),
+        In::Bool { value } => Out::Bool(*value),
+    }
 }

@@ -8,6 +8,7 @@
 //! an evaluation context.
 
 use litegate::config::ConfigError;
+use litegate::delivery::{DeliveryError, Rejection};
 use litegate::ClientError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -35,10 +36,32 @@ pub enum LiteGateError {
         found: String,
     },
     /// The bundled bootstrap config cannot be used.
-    #[error("the bootstrap config was refused: {source}")]
+    #[error("the bootstrap config was refused: {reason}")]
     BootstrapRefused {
         /// Why.
-        source: ConfigError,
+        reason: String,
+    },
+    /// A part of the client could not start (background thread, metrics
+    /// pipeline, config delivery).
+    #[error("the client's {component} could not start: {reason}")]
+    StartFailed {
+        /// Which part.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// No config was fetched within the wait (the client keeps working
+    /// with the bundled or persisted config).
+    #[error("no config was fetched: {reason}")]
+    NotReady {
+        /// Why: the timeout with the last fetch error, no URL, or stopped.
+        reason: String,
+    },
+    /// The metrics pipeline did not finish in time or is stopped.
+    #[error("metrics: {reason}")]
+    Metrics {
+        /// Why.
+        reason: String,
     },
     /// The storage directory cannot be created or written.
     #[error("the storage directory `{path}` is unusable: {reason}")]
@@ -109,7 +132,43 @@ impl From<ClientError> for LiteGateError {
             ClientError::Bootstrap(ConfigError::WrongEnvironment { expected, found }) => {
                 LiteGateError::WrongEnvironment { expected, found }
             }
-            ClientError::Bootstrap(source) => LiteGateError::BootstrapRefused { source },
+            ClientError::Bootstrap(source) => LiteGateError::BootstrapRefused {
+                reason: source.to_string(),
+            },
+            ClientError::Delivery(DeliveryError::InvalidUrl { url, reason }) => {
+                LiteGateError::InvalidOption {
+                    field: "config_url".to_owned(),
+                    reason: format!("`{url}`: {reason}"),
+                }
+            }
+            ClientError::Delivery(e @ DeliveryError::InsecureUrl { .. }) => {
+                LiteGateError::InvalidOption {
+                    field: "config_url".to_owned(),
+                    reason: e.to_string(),
+                }
+            }
+            ClientError::Delivery(DeliveryError::PinnedKey(e)) => LiteGateError::InvalidOption {
+                field: "pinned_keys".to_owned(),
+                reason: e.to_string(),
+            },
+            ClientError::Delivery(DeliveryError::Bootstrap(Rejection::Config(
+                ConfigError::WrongEnvironment { expected, found },
+            ))) => LiteGateError::WrongEnvironment { expected, found },
+            ClientError::Delivery(DeliveryError::Bootstrap(r)) => LiteGateError::BootstrapRefused {
+                reason: r.to_string(),
+            },
+            ClientError::Delivery(e) => LiteGateError::StartFailed {
+                component: "config delivery".to_owned(),
+                reason: e.to_string(),
+            },
+            ClientError::Metrics(e) => LiteGateError::StartFailed {
+                component: "metrics pipeline".to_owned(),
+                reason: e.to_string(),
+            },
+            ClientError::Runtime(e) => LiteGateError::StartFailed {
+                component: "background thread".to_owned(),
+                reason: e.to_string(),
+            },
             ClientError::Storage { path, source } => LiteGateError::Storage {
                 path: path.display().to_string(),
                 reason: source.to_string(),

@@ -28,11 +28,13 @@
 mod client;
 pub mod convert;
 pub mod error;
+mod lifecycle;
 mod log;
 mod types;
 
 pub use client::LiteGateClient;
 pub use error::{CallbackError, LiteGateError};
+pub use lifecycle::ConfigListener;
 pub use log::{clear_log_sink, set_log_sink, LogSink};
 pub use types::*;
 

@@ -30,6 +30,10 @@ pub struct ClientOptions {
     /// Seconds between config polls.
     #[uniffi(default = 300)]
     pub poll_interval_seconds: u32,
+    /// A server-sent-events URL announcing new documents (applied within a
+    /// second; polling continues as the fallback).
+    #[uniffi(default = None)]
+    pub stream_url: Option<String>,
     /// Allow plain HTTP to non-loopback hosts (development only).
     #[uniffi(default = false)]
     pub insecure_http: bool,
@@ -39,6 +43,22 @@ pub struct ClientOptions {
     /// Extra headers sent with metric uploads (e.g. an API key).
     #[uniffi(default)]
     pub metrics_headers: HashMap<String, String>,
+    /// Seconds between metric uploads.
+    #[uniffi(default = 60)]
+    pub metrics_upload_interval_seconds: u32,
+    /// Salt for hashing targeting keys in uploaded events (raw keys are
+    /// never uploaded unless `upload_raw_targeting_keys`).
+    #[uniffi(default = None)]
+    pub targeting_key_salt: Option<String>,
+    /// Upload targeting keys unhashed (the app takes responsibility).
+    #[uniffi(default = false)]
+    pub upload_raw_targeting_keys: bool,
+    /// Record an exposure for every typed flag evaluation.
+    #[uniffi(default = true)]
+    pub record_exposures: bool,
+    /// Compiled instances per model, i.e. concurrent runs.
+    #[uniffi(default = 2)]
+    pub inference_pool_size: u32,
     /// Explicit path of `libLiteRt` (otherwise the platform's search path).
     #[uniffi(default = None)]
     pub litert_library: Option<String>,
@@ -61,9 +81,15 @@ impl ClientOptions {
             bootstrap: None,
             storage_dir: None,
             poll_interval_seconds: 300,
+            stream_url: None,
             insecure_http: false,
             metrics_endpoint: None,
             metrics_headers: HashMap::new(),
+            metrics_upload_interval_seconds: 60,
+            targeting_key_salt: None,
+            upload_raw_targeting_keys: false,
+            record_exposures: true,
+            inference_pool_size: 2,
             litert_library: None,
             tflite_library: None,
             default_context: None,
@@ -365,4 +391,104 @@ pub struct LogRecord {
     pub target: String,
     /// The message, followed by its fields as `name=value`.
     pub message: String,
+}
+
+/// Where the config in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConfigSource {
+    /// The last-known-good copy persisted on the device.
+    Persisted,
+    /// The document the app bundled.
+    Bootstrap,
+    /// Fetched from the config URL in this process.
+    Remote,
+}
+
+/// A new config document and the flags it changed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConfigUpdate {
+    /// The version replaced, if a document was in use.
+    pub old_version: Option<u64>,
+    /// The version now in use.
+    pub new_version: u64,
+    /// Where it came from.
+    pub source: ConfigSource,
+    /// Keys of flags added, removed or changed.
+    pub changed_flags: Vec<String>,
+}
+
+/// The metrics pipeline's counts.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MetricsSummary {
+    /// Batches the collector acknowledged.
+    pub delivered_batches: u64,
+    /// Data points in delivered batches.
+    pub delivered_points: u64,
+    /// Events in delivered batches.
+    pub delivered_events: u64,
+    /// Upload attempts that failed and will be retried.
+    pub retries: u64,
+    /// Batches waiting for upload.
+    pub queued_batches: u64,
+    /// Events recorded but not yet batched.
+    pub pending_events: u64,
+    /// Items lost for any reason (full queue, disk budget, corruption).
+    pub lost_items: u64,
+}
+
+/// What the client knows about itself.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ClientStatus {
+    /// The version of the config in use, if any.
+    pub config_version: Option<u64>,
+    /// Where it came from.
+    pub config_source: Option<ConfigSource>,
+    /// Whether a remote fetch succeeded since start.
+    pub fetched: bool,
+    /// Fetch attempts since start.
+    pub fetch_attempts: u64,
+    /// Failures in a row (0 after a success).
+    pub consecutive_failures: u32,
+    /// Why the latest fetch failed, if it did.
+    pub last_fetch_error: Option<String>,
+    /// When a fetch last succeeded, unix milliseconds.
+    pub last_fetch_unix_ms: Option<i64>,
+    /// The metrics pipeline.
+    pub metrics: MetricsSummary,
+}
+
+/// How [`crate::LiteGateClient::shutdown`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ShutdownResult {
+    /// Stopped within the timeout.
+    Stopped,
+    /// Still busy at the timeout; it finishes on its own.
+    TimedOut,
+    /// It was already stopped.
+    AlreadyStopped,
+}
+
+/// A value of an app event's attribute.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum EventValue {
+    /// Text.
+    Text {
+        /// The text.
+        value: String,
+    },
+    /// An integer.
+    Int {
+        /// The integer.
+        value: i64,
+    },
+    /// A float.
+    Double {
+        /// The float.
+        value: f64,
+    },
+    /// A bool.
+    Bool {
+        /// The bool.
+        value: bool,
+    },
 }
