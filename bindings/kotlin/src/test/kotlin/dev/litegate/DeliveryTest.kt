@@ -1,6 +1,10 @@
 package dev.litegate
 
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.yield
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -57,11 +61,16 @@ class DeliveryTest {
             val client = litegate.start(litegate.options(null).copy(configUrl = "${server.url}/config"))
             runBlocking {
                 client.awaitReady(60.seconds)
-                server.document.set(litegate.fixture("global_disable.json"))
-                val update = withTimeout(60.seconds) {
-                    client.refresh()
+                // Collect first, so the listener is registered before the
+                // new document can arrive (Unconfined runs the flow's
+                // producer at once; the yields let the event loop settle).
+                val next = async(Dispatchers.Unconfined, start = CoroutineStart.UNDISPATCHED) {
                     client.flagChanges("killed").first()
                 }
+                repeat(10) { yield() }
+                server.document.set(litegate.fixture("global_disable.json"))
+                client.refresh()
+                val update = withTimeout(60.seconds) { next.await() }
                 assertEquals(8uL, update.newVersion)
             }
         }

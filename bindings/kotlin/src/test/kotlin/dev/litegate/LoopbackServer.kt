@@ -62,5 +62,24 @@ class LoopbackServer : AutoCloseable {
         }
     }
 
+    /**
+     * Every POST to [path] so far, waiting at most [seconds] for more until
+     * their bodies together satisfy [done]. A flush may split data over
+     * several uploads, so tests judge the union.
+     */
+    fun postsUntil(path: String, seconds: Long = 60, done: (List<Received>) -> Boolean): List<Received> {
+        val seen = mutableListOf<Received>()
+        val others = mutableListOf<Received>()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds)
+        while (!done(seen)) {
+            val left = deadline - System.nanoTime()
+            if (left <= 0) break
+            val r = posts.poll(left, TimeUnit.NANOSECONDS) ?: break
+            if (r.path == path) seen.add(r) else others.add(r)
+        }
+        posts.addAll(others)
+        return seen
+    }
+
     override fun close() = server.stop(0)
 }
