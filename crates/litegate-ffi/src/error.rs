@@ -87,6 +87,24 @@ pub enum LiteGateError {
         /// The parser's message.
         reason: String,
     },
+    /// A model cannot be loaded or run (not in the config, integrity
+    /// mismatch, runtime failure, busy).
+    #[error("model `{model}`: {reason}")]
+    Model {
+        /// The model's key.
+        model: String,
+        /// Why.
+        reason: String,
+    },
+    /// Inputs do not match what the model expects (checked before the
+    /// runtime is called).
+    #[error("model `{model}`: invalid input: {reason}")]
+    InvalidInput {
+        /// The model's key.
+        model: String,
+        /// What does not match.
+        reason: String,
+    },
     /// A log sink cannot be installed because the process already has a
     /// global `tracing` subscriber (a Rust host set its own).
     #[error(

@@ -30,12 +30,17 @@ pub mod convert;
 pub mod error;
 mod lifecycle;
 mod log;
+mod models;
 mod types;
 
 pub use client::LiteGateClient;
 pub use error::{CallbackError, LiteGateError};
 pub use lifecycle::ConfigListener;
 pub use log::{clear_log_sink, set_log_sink, LogSink};
+pub use models::{
+    AcceleratorKind, CloudFallback, LiteGateModel, ModelRunResult, TensorData, TensorInfo,
+    TensorType,
+};
 pub use types::*;
 
 uniffi::setup_scaffolding!();
