@@ -273,7 +273,20 @@ fn java(generated: &Generated, classes: &Path) -> Command {
         "-Dlitegate.fixtures={}",
         root().join("crates/litegate-ffi/tests/fixtures").display()
     ))
-    .arg(format!("-Dlitegate.root={}", root().display()));
+    .arg(format!("-Dlitegate.root={}", root().display()))
+    // Where `cargo xtask setup` put LiteRT and the face detector.
+    .arg(format!(
+        "-Dlitegate.litert={}",
+        crate::runtimes::cache_root()
+            .join("runtimes/litert-2.3.0/libLiteRt.so")
+            .display()
+    ))
+    .arg(format!(
+        "-Dlitegate.faceModel={}",
+        crate::runtimes::cache_root()
+            .join("models/face_detection_short_range.tflite")
+            .display()
+    ));
     let mut cp = vec![classes.to_path_buf()];
     cp.extend(jvm_jars());
     cmd.arg("-cp").arg(class_path(&cp));
