@@ -1,5 +1,5 @@
 // The LiteGate journey in an Android app (Kotlin): start, log, set the
-// context, evaluate. A snippet to copy into an Application or ViewModel;
+// context, evaluate, run a model with fallback, record, flush. A snippet to copy into an Application or ViewModel;
 // it depends on dev.litegate:litegate-android (bindings/kotlin).
 package com.example.litegate
 
@@ -7,6 +7,11 @@ import android.content.Context
 import android.os.Build
 import android.util.Log
 import dev.litegate.ClientOptions
+import dev.litegate.CloudFallback
+import dev.litegate.EventValue
+import dev.litegate.ModelRunResult
+import dev.litegate.TensorData
+import dev.litegate.flushMetrics
 import dev.litegate.EvaluationContext
 import dev.litegate.LiteGateClient
 import dev.litegate.LiteGateException
@@ -16,7 +21,10 @@ import dev.litegate.Reason
 import dev.litegate.attributes
 import dev.litegate.openFeatureName
 import dev.litegate.priority
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
 import java.io.File
+import kotlin.time.Duration.Companion.seconds
 
 class LiteGateDemo(private val app: Context) {
     /** Start once, at app start: returns at once with the bundled or cached config. */
@@ -29,6 +37,8 @@ class LiteGateDemo(private val app: Context) {
                 configUrl = "https://config.example.com/rollout.json",
                 bootstrap = app.assets.open("rollout.json").use { it.readBytes() },
                 storageDir = File(app.filesDir, "litegate").path,
+                metricsEndpoint = "https://otlp.example.com",
+                metricsHeaders = mapOf("x-api-key" to BuildConfig.OTLP_KEY),
                 defaultContext = EvaluationContext(
                     targetingKey = "anonymous",
                     os = "android",
@@ -65,5 +75,35 @@ class LiteGateDemo(private val app: Context) {
         }
         Log.i("LiteGate", "face model ${details.value} (${details.reason.openFeatureName})")
         return details.value
+    }
+
+    /**
+     * Run the face detector on the best local accelerator the flags and the
+     * device allow (NPU, GPU, CPU), else on the app's cloud endpoint when
+     * the `ai_fallback_to_cloud` flag allows it.
+     */
+    suspend fun detectFaces(modelFile: File, image: TensorData, cloud: CloudFallback): List<TensorData>? =
+        withContext(Dispatchers.Default) {
+            val model = client.loadModelFile("face_detector", modelFile.path) // verified against the config's SHA-256
+            when (val result = client.runModel(model, listOf(image), cloud)) {
+                is ModelRunResult.Local -> {
+                    client.track("faces_detected", mapOf("accelerator" to EventValue.Text(result.accelerator.name)))
+                    result.outputs
+                }
+                is ModelRunResult.AppFallback -> result.outputs
+                is ModelRunResult.Unavailable -> null // show the non-AI path
+            }
+        }
+
+    /** Record the app's own metrics next to LiteGate's. */
+    fun checkoutCompleted(items: Int, latencyMs: Double) {
+        client.count("checkouts", 1uL, mapOf("screen" to "cart"))
+        client.record("checkout_latency_ms", latencyMs, emptyMap())
+        client.track("checkout", mapOf("items" to EventValue.Int(items.toLong())))
+    }
+
+    /** When the app goes to the background: upload what is pending. */
+    suspend fun onBackground() {
+        runCatching { client.flushMetrics(5.seconds) } // what fails stays persisted for the next start
     }
 }

@@ -1,5 +1,5 @@
 // The LiteGate journey in an iOS app (Swift): start, log, set the context,
-// evaluate. A snippet to copy into the app; it depends on the LiteGate
+// evaluate, run a model with fallback, record, flush. A snippet to copy into the app; it depends on the LiteGate
 // Swift package (bindings/swift).
 import Foundation
 import LiteGate
@@ -23,6 +23,7 @@ final class LiteGateDemo {
             configUrl: "https://config.example.com/rollout.json",
             bootstrap: bootstrap,
             storageDir: storage.path,
+            metricsEndpoint: "https://otlp.example.com",
             defaultContext: EvaluationContext(targetingKey: "anonymous", os: "ios")
         ))
     }
@@ -48,4 +49,40 @@ final class LiteGateDemo {
         Self.logger.info("face model \(details.value) (\(details.reason.openFeatureName))")
         return details.value
     }
+
+    /// Run the face detector on the best local accelerator the flags and the
+    /// device allow, else on the app's cloud endpoint when the
+    /// `ai_fallback_to_cloud` flag allows it. `nil`: show the non-AI path.
+    func detectFaces(modelPath: String, image: TensorData) async throws -> [TensorData]? {
+        let model = try client.loadModelFile(key: "face_detector", path: modelPath)  // verified against the config's SHA-256
+        let cloud = ClosureCloudFallback { _, inputs in try CloudDetector.shared.detect(inputs) }
+        switch try await client.run(model, inputs: [image], fallback: cloud) {
+        case .local(let accelerator, _, _, let outputs, _, _):
+            _ = client.track(name: "faces_detected", attributes: ["accelerator": .text(value: "\(accelerator)")])
+            return outputs
+        case .appFallback(let outputs, _):
+            return outputs
+        case .unavailable:
+            return nil
+        }
+    }
+
+    /// Record the app's own metrics next to LiteGate's.
+    func checkoutCompleted(items: Int64, latencyMs: Double) {
+        client.count(name: "checkouts", value: 1, labels: ["screen": "cart"])
+        client.record(name: "checkout_latency_ms", value: latencyMs, labels: [:])
+        _ = client.track(name: "checkout", attributes: ["items": .int(value: items)])
+    }
+
+    /// When the app goes to the background: upload what is pending (what
+    /// fails stays persisted for the next launch).
+    func didEnterBackground() async {
+        _ = try? await client.flushMetrics(timeout: 5)
+    }
+}
+
+/// The app's own cloud detector (not part of LiteGate).
+final class CloudDetector: @unchecked Sendable {
+    static let shared = CloudDetector()
+    func detect(_ inputs: [TensorData]) throws -> [TensorData] { inputs }
 }

@@ -245,6 +245,10 @@ impl AppFallback for ForeignFallback {
 fn model_error(key: &str, e: ModelError) -> LiteGateError {
     match e {
         ModelError::Inference(e) => inference_error(key, e),
+        ModelError::NotInConfig(_) => LiteGateError::Model {
+            model: key.to_owned(),
+            reason: "not in the config's `models` section (or no config is loaded)".to_owned(),
+        },
         other => LiteGateError::Model {
             model: key.to_owned(),
             reason: other.to_string(),

@@ -306,3 +306,38 @@ fn eight_threads_evaluate_at_once() {
         h.join().expect("no thread panicked");
     }
 }
+
+#[test]
+fn wait_until_ready_without_a_url_is_an_error() {
+    let client = client_with(Some(REASONS));
+    let e = client.wait_until_ready(10).unwrap_err();
+    assert!(matches!(e, LiteGateError::NotReady { .. }), "{e:?}");
+    assert!(e.to_string().contains("no config URL"), "{e}");
+}
+
+#[test]
+fn shutdown_is_safe_twice() {
+    use litegate_ffi::ShutdownResult;
+    let client = client_with(Some(REASONS));
+    assert!(client.track("probe".into(), HashMap::new()));
+    assert_eq!(client.shutdown(10_000), ShutdownResult::Stopped);
+    assert_eq!(client.shutdown(10_000), ShutdownResult::AlreadyStopped);
+    assert!(client.bool_value("fixed_on".into(), false));
+    let status = client.status().unwrap();
+    assert_eq!(status.config_version, Some(7));
+    assert_eq!(
+        status.config_source,
+        Some(litegate_ffi::ConfigSource::Bootstrap)
+    );
+}
+
+#[test]
+fn models_not_in_the_config_are_errors() {
+    let client = client_with(Some(REASONS));
+    let e = client.load_model("face".into(), vec![1, 2, 3]).unwrap_err();
+    assert!(matches!(e, LiteGateError::Model { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "model `face`: not in the config's `models` section (or no config is loaded)"
+    );
+}
