@@ -81,14 +81,17 @@ fn ci() -> Result<()> {
 
 fn demo(rest: &[String]) -> Result<()> {
     setup::all()?;
-    run(cargo()
-        .args([
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "litegate-example-rust-app",
-            "--",
-        ])
-        .args(rest))
+    // The demo calls the `litegate` CLI for the fleet decision, so both are
+    // built into the same directory.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "litegate-cli",
+        "-p",
+        "litegate-example-rust-app",
+    ]))?;
+    let exe = root().join("target/release/litegate-example-rust-app");
+    run(Command::new(exe).args(rest))
 }

@@ -99,15 +99,47 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         failed = true;
     }
+    // The sections other modules own are checked by those modules.
+    if let Some(models) = doc.section("models") {
+        if let Err(errors) = litegate::inference::parse_models(models) {
+            println!(
+                "{}: {} problem(s) in `models`",
+                args.config.display(),
+                errors.len()
+            );
+            for e in errors {
+                println!("  {e}");
+            }
+            failed = true;
+        }
+    }
+    if let Err(e) = litegate::guardrails::parse_guardrails(doc.section("guardrails")) {
+        println!(
+            "{}: {} problem(s) in `guardrails`",
+            args.config.display(),
+            e.problems.len()
+        );
+        for p in &e.problems {
+            println!("  {p}");
+        }
+        failed = true;
+    }
     let ready = doc.flag_count() - count_malformed(&doc);
+    let count = |name: &str| {
+        doc.section(name)
+            .and_then(|v| v.as_object())
+            .map_or(0, |m| m.len())
+    };
     println!(
-        "{}: format v1, environment `{}`, version {}, {} flag(s) ({} well-formed), {} segment(s){}",
+        "{}: format v1, environment `{}`, version {}, {} flag(s) ({} well-formed), {} segment(s), {} model(s), {} guardrail(s){}",
         args.config.display(),
         doc.environment,
         doc.version,
         doc.flag_count(),
         ready,
         doc.segments().len(),
+        count("models"),
+        count("guardrails"),
         if doc.global_disable.is_some() {
             ", GLOBAL DISABLE ON"
         } else {

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 mod flags;
 mod infer;
 mod metrics_cmd;
+mod rollout_cmd;
 mod signing;
+mod simulate;
 
 /// LiteGate: validate and evaluate rollout configs, run models, drive rollouts.
 #[derive(Parser)]
@@ -40,6 +42,10 @@ enum Command {
     Infer(infer::InferArgs),
     /// Benchmark a model on every accelerator and check performance gates.
     BenchModel(infer::BenchModelArgs),
+    /// Drive a flag's phased rollout: status, start, advance, pause, resume, rollback, emergency-rollback, decide.
+    Rollout(rollout_cmd::RolloutArgs),
+    /// Simulate a fleet rollout under injected faults; table and SVG chart.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Command::EmitSampleMetrics(a) => metrics_cmd::run(&a),
         Command::Infer(a) => infer::infer(&a),
         Command::BenchModel(a) => infer::bench_model(&a),
+        Command::Rollout(a) => rollout_cmd::run(&a),
+        Command::Simulate(a) => simulate::run(&a),
     };
     match result {
         Ok(code) => code,

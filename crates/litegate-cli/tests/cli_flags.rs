@@ -31,7 +31,8 @@ fn validate_accepts_the_sample_and_lists_every_problem() {
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("9 flag(s) (9 well-formed)"));
+    assert!(String::from_utf8_lossy(&ok.stdout)
+        .contains("9 flag(s) (9 well-formed), 2 segment(s), 1 model(s), 6 guardrail(s)"));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = write(
@@ -55,6 +56,24 @@ fn validate_accepts_the_sample_and_lists_every_problem() {
 
     let env = litegate(&["validate", &sample(), "--environment", "staging"]);
     assert_eq!(env.status.code(), Some(1));
+    let bad_sections = write(
+        &dir,
+        "sections.json",
+        r#"{"format_version":1,"environment":"production","version":2,
+            "models":{"m":{"version":"1","sha256":"nothex","size":-1}},
+            "guardrails":{"g":{"target":{"flag":"x"},"metric":"error_rate","threshold":5,"window":{"last":0}}}}"#,
+    );
+    let out = litegate(&["validate", &bad_sections]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("problem(s) in `models`") && text.contains("models.m"),
+        "{text}"
+    );
+    assert!(
+        text.contains("problem(s) in `guardrails`") && text.contains("guardrails.g.window.last"),
+        "{text}"
+    );
     let garbage = write(&dir, "g.json", "{not json");
     assert_eq!(litegate(&["validate", &garbage]).status.code(), Some(1));
 }

@@ -33,8 +33,10 @@ pub mod client;
 pub mod config;
 pub mod delivery;
 pub mod eval;
+pub mod guardrails;
 pub mod inference;
 pub mod metrics;
+pub mod rollout;
 pub mod runtime;
 
 pub use client::{Client, ClientConfig, ClientError};

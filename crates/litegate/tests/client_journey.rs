@@ -82,7 +82,10 @@ fn starts_from_bootstrap_then_applies_a_remote_kill_switch() {
         totals.counter_all_labels(litegate::metrics::names::FLAG_EXPOSURES) >= 3,
         "{totals:?}"
     );
-    assert!(totals.events_named("litegate.exposure") >= 2);
+    // De-duplicated per (flag, variation, user): at least the `off` served
+    // after the kill switch (whether the bootstrap's `on` was seen first
+    // depends on how fast the first fetch lands).
+    assert!(totals.events_named("litegate.exposure") >= 1, "{totals:?}");
     assert_eq!(
         client.shutdown(Duration::from_secs(10)),
         litegate::runtime::ShutdownOutcome::Stopped

@@ -7,6 +7,7 @@
 mod collector_step;
 mod delivery_step;
 mod fleet;
+mod guardrail_step;
 mod inference_step;
 mod loopback;
 
@@ -73,6 +74,10 @@ fn run() -> Result<(), String> {
     step(
         "3. Config delivery: signed, live kill switch, tampering refused",
         &mut || delivery_step::run(&client, &host, &key),
+    );
+    step(
+        "4. Guardrails: fault injected, local trip, fleet rollback",
+        &mut || guardrail_step::run(&client, &host, &key, &storage),
     );
     step("5. Metrics: what the OTLP collector received", &mut || {
         collector_step::run(&client, &host)

@@ -21,7 +21,7 @@ impl Client {
             return Details::error(default, ErrorCode::ProviderNotReady);
         };
         let overrides = self.shared.overrides.read().clone();
-        let disables = self.shared.disables.read().clone();
+        let disables = self.shared.guard.disables.read().clone();
         let evaluator = Evaluator::new()
             .with_overrides(&overrides)
             .with_disables(&disables);
@@ -34,14 +34,38 @@ impl Client {
             }
         };
         let details = eval(&evaluator, &doc, ctx, default);
-        if self.shared.config.record_exposures {
-            if let Some(variation) = &details.variation {
+        if let Some(variation) = &details.variation {
+            if self.shared.config.record_exposures {
                 self.shared
                     .metrics
                     .exposure(key, variation, &ctx.targeting_key);
             }
+            if serves_feature(&details.reason) {
+                self.shared.guard.note_active_flag(key);
+            }
         }
         details
+    }
+
+    /// Reports how the feature behind `flag` went for the user (the app
+    /// knows; LiteGate cannot): the input of flag guardrails such as "error
+    /// rate above 5% rolls back". A trip disables the flag on this device at
+    /// once (reason `guardrail`).
+    pub fn record_outcome(&self, flag: &str, ok: bool, latency_ms: f64) {
+        self.shared
+            .guard
+            .observe(super::guard::flag_run(flag, ok, latency_ms));
+    }
+
+    /// The guardrail trips in force on this device.
+    pub fn guardrail_trips(&self) -> Vec<crate::guardrails::Trip> {
+        self.shared.guard.active_trips()
+    }
+
+    /// Lifts guardrail trips (all, or one guardrail's): the explicit reset.
+    /// Returns what was lifted.
+    pub fn reset_guardrails(&self, guardrail: Option<&str>) -> Vec<crate::guardrails::Trip> {
+        self.shared.guard.reset(guardrail)
     }
 
     /// A bool flag for the default context.
@@ -150,4 +174,20 @@ impl Client {
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         self.shared.delivery.remove_listener(id)
     }
+}
+
+/// Whether a reason means the flag's feature is in use (not its off path),
+/// so the session is charged if it crashes.
+fn serves_feature(reason: &crate::eval::Reason) -> bool {
+    use crate::eval::Reason;
+    !matches!(
+        reason,
+        Reason::Off
+            | Reason::KillSwitch { .. }
+            | Reason::GlobalDisable { .. }
+            | Reason::Guardrail { .. }
+            | Reason::PrerequisiteFailed { .. }
+            | Reason::NotReady
+            | Reason::Error
+    )
 }

@@ -17,6 +17,10 @@ pub struct ClientStatus {
     pub delivery: DeliveryStatus,
     /// The metrics pipeline's counts (recorded, delivered, dropped by reason).
     pub metrics: MetricsStats,
+    /// Guardrail trips in force on this device.
+    pub guardrail_trips: Vec<crate::guardrails::Trip>,
+    /// Runtimes that load here, with their versions (`litert 2.3.0`).
+    pub runtimes: Vec<String>,
 }
 
 impl Client {
@@ -53,6 +57,7 @@ impl Client {
         let Some(mut runtime) = self.shared.runtime.lock().take() else {
             return ShutdownOutcome::AlreadyStopped;
         };
+        self.shared.guard.end_session();
         let _ = self.shared.metrics.shutdown(timeout);
         self.shared.delivery.shutdown();
         runtime.shutdown(deadline.saturating_duration_since(Instant::now()))
@@ -66,6 +71,17 @@ impl Client {
             config_source: delivery.source,
             delivery,
             metrics: self.shared.metrics.stats(),
+            guardrail_trips: self.shared.guard.active_trips(),
+            runtimes: [
+                crate::inference::EngineKind::LiteRt,
+                crate::inference::EngineKind::TfLite,
+            ]
+            .into_iter()
+            .filter_map(|k| {
+                let rt = self.shared.inference.runtime(k).ok()?;
+                Some(format!("{} {}", k.as_str(), rt.version()))
+            })
+            .collect(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! `flush`, `shutdown`), and never panics.
 
 mod flags;
+mod guard;
 mod lifecycle;
 mod models;
 
@@ -15,7 +16,8 @@ pub use models::{AppFallback, Model, ModelError, ModelOutcome};
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
-use crate::eval::{Context, LocalDisables, Overrides};
+use crate::eval::{Context, Overrides};
+use crate::guardrails::Guardrails;
 use crate::inference::{EngineConfig, InferenceEngine, PolicyFlagKeys, RuntimeLocator};
 use crate::metrics::{names, Metrics, MetricsConfig, MetricsError};
 use crate::runtime::{BackgroundRuntime, RuntimeError};
@@ -147,7 +149,7 @@ pub(crate) struct Shared {
     pub(crate) inference: InferenceEngine,
     pub(crate) context: RwLock<Arc<Context>>,
     pub(crate) overrides: RwLock<Arc<Overrides>>,
-    pub(crate) disables: RwLock<Arc<LocalDisables>>,
+    pub(crate) guard: Arc<guard::GuardHub>,
 }
 
 /// The LiteGate client. Cloning is cheap; all clones share one state.
@@ -215,11 +217,24 @@ impl Client {
         metrics_config.upload_interval = config.metrics_upload_interval;
         metrics_config.targeting_key_salt = config.targeting_key_salt.clone();
         metrics_config.upload_raw_targeting_keys = config.upload_raw_targeting_keys;
-        let metrics = Metrics::new(metrics_config, handle)?;
+        let metrics = Metrics::new(metrics_config, handle.clone())?;
         if let Some(v) = delivery.status().version {
             metrics.set_config_version(v);
         }
         hook_delivery_into_metrics(&delivery, &metrics);
+
+        let guardrails = match subdir(&config, "guardrails")? {
+            Some(dir) => Guardrails::open(&dir).unwrap_or_else(|e| {
+                tracing::warn!(target: "litegate::guardrails", error = %e, "guardrail state unreadable; starting fresh in memory");
+                Guardrails::in_memory()
+            }),
+            None => Guardrails::in_memory(),
+        };
+        let hub = Arc::new(guard::GuardHub::new(
+            guardrails,
+            metrics.clone(),
+            handle.clone(),
+        ));
 
         let locator = |path: &Option<PathBuf>| match path {
             Some(p) => RuntimeLocator::explicit(p),
@@ -233,10 +248,22 @@ impl Client {
             flag_keys: config.policy_flag_keys.clone(),
             ..EngineConfig::default()
         };
-        let observer = Arc::new(models::MetricsObserver {
+        let observer = Arc::new(models::ClientObserver {
             metrics: metrics.clone(),
+            guard: Arc::clone(&hub),
         });
         let inference = InferenceEngine::with_observer(engine_config, observer);
+        let _ = hub.engine.set(inference.clone());
+        hub.start(delivery.current().as_deref());
+        let store = Arc::clone(delivery.store());
+        let hub_for_configs = Arc::clone(&hub);
+        delivery.on_event(move |event| {
+            if let DeliveryEvent::Applied { .. } = event {
+                if let Some(doc) = store.current() {
+                    hub_for_configs.apply_config(&doc);
+                }
+            }
+        });
 
         let context = Arc::new(config.default_context.clone());
         let shared = Arc::new(Shared {
@@ -247,7 +274,7 @@ impl Client {
             inference,
             context: RwLock::new(context),
             overrides: RwLock::new(Arc::new(Overrides::new())),
-            disables: RwLock::new(Arc::new(LocalDisables::new())),
+            guard: hub,
         });
         Ok(Client { shared })
     }

@@ -4,7 +4,8 @@
 //! recorded in metrics.
 
 use super::Client;
-use crate::eval::Evaluator;
+use crate::eval::{now_ms, Evaluator};
+use crate::guardrails::{Observation, ObservationKind, Subject};
 use crate::inference::observer::{ModelRef, RunStatus};
 use crate::inference::{
     parse_models, Accelerator, AcceleratorPolicy, InferenceError, InferenceObserver, ModelManifest,
@@ -118,6 +119,9 @@ impl Client {
         let manifest = self.model_manifest(key)?;
         self.apply_inference_policy();
         let runner = self.shared.inference.load(&manifest, bytes)?;
+        self.shared
+            .guard
+            .note_active_model(runner.key(), runner.accelerator());
         Ok(Model {
             runner: Arc::new(runner),
         })
@@ -150,7 +154,18 @@ impl Client {
         fallback: Option<&dyn AppFallback>,
     ) -> Result<ModelOutcome, InferenceError> {
         self.apply_inference_policy();
-        match model.runner.run(inputs)? {
+        // A marker on disk for the duration of the native run: if the
+        // process dies inside it, the next start charges the crash to this
+        // model and accelerator.
+        let marker = self
+            .shared
+            .guard
+            .begin_run(model.runner.key(), model.runner.accelerator());
+        let outcome = model.runner.run(inputs);
+        if let Some(m) = marker {
+            let _ = m.finish();
+        }
+        match outcome? {
             RunOutcome::Completed(report) => Ok(ModelOutcome::Local(report)),
             RunOutcome::Unavailable(unavailable) => {
                 let Some(app) = fallback.filter(|_| unavailable.cloud_fallback_allowed) else {
@@ -189,7 +204,7 @@ impl Client {
             return defaults;
         };
         let ctx = self.context();
-        let disables = self.shared.disables.read().clone();
+        let disables = self.shared.guard.disables.read().clone();
         let overrides = self.shared.overrides.read().clone();
         let e = Evaluator::new()
             .with_overrides(&overrides)
@@ -210,16 +225,17 @@ impl Client {
     }
 }
 
-/// Connects inference events to metrics.
-pub(crate) struct MetricsObserver {
+/// Connects inference events to metrics and guardrails.
+pub(crate) struct ClientObserver {
     pub(crate) metrics: Metrics,
+    pub(crate) guard: Arc<super::guard::GuardHub>,
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-impl InferenceObserver for MetricsObserver {
+impl InferenceObserver for ClientObserver {
     fn on_load(&self, model: ModelRef<'_>, load: Duration) {
         let labels = [
             (names::label::MODEL, model.key),
@@ -278,6 +294,15 @@ impl InferenceObserver for MetricsObserver {
                 .histogram(names::INFERENCE_LATENCY_MS, &labels[..4])
                 .record(ms(latency));
         }
+        self.guard.observe(Observation::new(
+            Subject::model(model.key, accelerator.map(Accelerator::as_str)),
+            ObservationKind::Run {
+                ok: status == RunStatus::Ok,
+                latency_ms: ms(latency),
+                fell_back: false,
+            },
+            now_ms(),
+        ));
     }
 
     fn on_fallback(

@@ -706,7 +706,7 @@ fn compile_serve(w: &mut Walker, v: &Value, path: &Path<'_>, ctx: &ServeCtx) -> 
     let m = w.object(v, path)?;
     let kinds: Vec<&str> = ["variation", "percentage", "split", "phased"]
         .into_iter()
-        .filter(|k| m.contains_key(*k))
+        .filter(|k| m.contains_key(k))
         .collect();
     if kinds.len() != 1 {
         w.problem(

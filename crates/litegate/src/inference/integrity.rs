@@ -140,7 +140,7 @@ pub fn check_structure(key: &str, bytes: &[u8]) -> Result<(), IntegrityError> {
     }
     for field in (4..vt_len).step_by(2) {
         let off = u16_at(bytes, vtable + field).ok_or_else(|| fail("vtable truncated"))? as usize;
-        if off != 0 && off + 4 > table_len.max(4) + 4 {
+        if off != 0 && (off < 4 || off >= table_len) {
             return Err(fail("field offset outside the root table"));
         }
     }

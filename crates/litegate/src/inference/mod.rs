@@ -23,12 +23,14 @@
 
 pub mod accel;
 pub mod adaptive;
+pub mod download;
 pub mod engine;
 pub mod error;
 pub mod history;
 pub mod integrity;
 pub mod manifest;
 pub mod observer;
+pub mod outcome;
 pub mod pool;
 pub mod runner;
 pub mod runtime;

@@ -20,7 +20,11 @@ fn require(path: PathBuf, what: &str) -> Option<PathBuf> {
             path.display()
         );
     }
-    eprintln!(
+    // Written to the raw stderr handle, which the test harness does not
+    // capture, so the skip is visible even for passing tests.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!!!!!! SKIPPED: {what} not found at {} — run `cargo xtask setup` !!!!!!!!\n",
         path.display()
     );
