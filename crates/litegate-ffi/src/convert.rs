@@ -393,6 +393,28 @@ pub fn status(s: &litegate::client::ClientStatus) -> crate::types::ClientStatus 
         last_fetch_error: s.delivery.last_error.as_ref().map(ToString::to_string),
         last_fetch_unix_ms: s.delivery.last_success.and_then(unix_ms),
         metrics: metrics_summary(&s.metrics),
+        guardrail_trips: s.guardrail_trips.iter().map(guardrail_trip).collect(),
+        runtimes: s.runtimes.clone(),
+    }
+}
+
+/// Converts a guardrail trip.
+pub fn guardrail_trip(t: &litegate::guardrails::Trip) -> crate::types::GuardrailTrip {
+    crate::types::GuardrailTrip {
+        guardrail: t.guardrail.clone(),
+        flag: t.flag.clone(),
+        model: t.model.clone(),
+        accelerator: t.accelerator.clone(),
+        summary: format!(
+            "{} {} {} (observed {} over {})",
+            t.metric.as_str(),
+            t.op.as_str(),
+            t.threshold,
+            t.observed,
+            t.window
+        ),
+        at_unix_ms: t.at_ms,
+        expires_at_unix_ms: t.expires_at_ms,
     }
 }
 

@@ -455,6 +455,29 @@ pub struct ClientStatus {
     pub last_fetch_unix_ms: Option<i64>,
     /// The metrics pipeline.
     pub metrics: MetricsSummary,
+    /// Guardrail trips in force on this device.
+    pub guardrail_trips: Vec<GuardrailTrip>,
+    /// Runtimes that load here, with their versions (`litert 2.3.0`).
+    pub runtimes: Vec<String>,
+}
+
+/// A guardrail that tripped on this device and rolled something back.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct GuardrailTrip {
+    /// The guardrail's id.
+    pub guardrail: String,
+    /// The flag it watches, for flag guardrails.
+    pub flag: Option<String>,
+    /// The model it watches, for model guardrails.
+    pub model: Option<String>,
+    /// The accelerator whose samples tripped it.
+    pub accelerator: Option<String>,
+    /// What tripped, e.g. `error_rate > 5 (observed 12.5 over last 20)`.
+    pub summary: String,
+    /// When, unix milliseconds.
+    pub at_unix_ms: i64,
+    /// When it lifts on its own, unix milliseconds, if ever.
+    pub expires_at_unix_ms: Option<i64>,
 }
 
 /// How [`crate::LiteGateClient::shutdown`] went.

@@ -81,6 +81,7 @@ class InferenceTest {
             else -> throw AssertionError("expected a local run, got $result")
         }
         assertEquals(emptyList<String>(), cloud.calls)
+        assertTrue(client.status().runtimes.any { it.startsWith("litert 2.") }, client.status().runtimes.toString())
     }
 
     @Test
