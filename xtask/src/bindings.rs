@@ -400,7 +400,7 @@ pub fn bench() -> Result<()> {
 }
 
 /// Builds the cdylib as apps ship it and checks its stripped size: size
-/// settings on top of the release profile (opt-level `s`, fat LTO, one
+/// settings on top of the release profile (opt-level `z`, fat LTO, one
 /// codegen unit; panics still unwind, the FFI catches them), in its own
 /// target dir so the normal release build is untouched.
 fn library_size() -> Result<()> {
@@ -416,7 +416,7 @@ fn library_size() -> Result<()> {
             "--target-dir",
         ])
         .arg(&target_dir)
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"))?;
     let library = target_dir.join("release").join(library_file_name());
@@ -428,7 +428,7 @@ fn library_size() -> Result<()> {
         .arg(&library))?;
     let size = std::fs::metadata(&stripped)?.len();
     println!(
-        "stripped cdylib (opt-level s, fat LTO, 1 codegen unit): {} bytes ({:.2} MiB), limit 6 MB",
+        "stripped cdylib (opt-level z, fat LTO, 1 codegen unit): {} bytes ({:.2} MiB), limit 6 MB",
         size,
         size as f64 / (1024.0 * 1024.0)
     );
