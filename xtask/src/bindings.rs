@@ -401,10 +401,17 @@ pub fn bench() -> Result<()> {
 
 /// Builds the cdylib as apps ship it and checks its stripped size: size
 /// settings on top of the release profile (opt-level `z`, fat LTO, one
-/// codegen unit; panics still unwind, the FFI catches them), in its own
-/// target dir so the normal release build is untouched.
+/// codegen unit; panics still unwind, the FFI catches them) and identical
+/// code folding in the linker (as the Android NDK's lld does with
+/// `--icf=all`; gold here when lld is absent), in its own target dir so the
+/// normal release build is untouched.
 fn library_size() -> Result<()> {
     let target_dir = root().join("target/mobile-size");
+    let linker = if Command::new("ld.lld").arg("--version").output().is_ok() {
+        "lld"
+    } else {
+        "gold"
+    };
     run(cargo()
         .args([
             "build",
@@ -418,7 +425,11 @@ fn library_size() -> Result<()> {
         .arg(&target_dir)
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"))?;
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env(
+            "RUSTFLAGS",
+            format!("-C link-arg=-fuse-ld={linker} -C link-arg=-Wl,--icf=all"),
+        ))?;
     let library = target_dir.join("release").join(library_file_name());
     let stripped = target_dir.join("liblitegate_ffi.stripped.so");
     run(Command::new("strip")
@@ -428,7 +439,7 @@ fn library_size() -> Result<()> {
         .arg(&library))?;
     let size = std::fs::metadata(&stripped)?.len();
     println!(
-        "stripped cdylib (opt-level z, fat LTO, 1 codegen unit): {} bytes ({:.2} MiB), limit 6 MB",
+        "stripped cdylib (opt-level z, fat LTO, 1 codegen unit, ICF): {} bytes ({:.2} MiB), limit 6 MB",
         size,
         size as f64 / (1024.0 * 1024.0)
     );
