@@ -131,6 +131,9 @@ fn bench(c: &mut Criterion) {
     assert!(engine.is_enabled("semver", &uctx, &None));
 
     let mut g = c.benchmark_group("percentage_3_clauses");
+    g.bench_function("litegate_value", |b| {
+        b.iter(|| e.bool_value(black_box(&doc), "pct", black_box(&ctx), false))
+    });
     g.bench_function("litegate", |b| {
         b.iter(|| e.bool_details(black_box(&doc), "pct", black_box(&ctx), false))
     });
@@ -140,6 +143,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("ten_semver_rules");
+    g.bench_function("litegate_value", |b| {
+        b.iter(|| e.bool_value(black_box(&doc), "semver", black_box(&ctx), false))
+    });
     g.bench_function("litegate", |b| {
         b.iter(|| e.bool_details(black_box(&doc), "semver", black_box(&ctx), false))
     });

@@ -210,7 +210,7 @@ impl Client {
             .with_overrides(&overrides)
             .with_disables(&disables);
         let keys = &self.shared.config.policy_flag_keys;
-        let flag = |key: &str, default: bool| e.bool_details(&doc, key, &ctx, default).value;
+        let flag = |key: &str, default: bool| e.bool_value(&doc, key, &ctx, default);
         AcceleratorPolicy {
             litert_enabled: flag(&keys.litert_enabled, defaults.litert_enabled),
             gpu_enabled: flag(&keys.litert_gpu_backend, defaults.gpu_enabled),

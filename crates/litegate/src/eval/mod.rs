@@ -162,15 +162,63 @@ pub type Overrides = HashMap<Box<str>, Box<str>>;
 /// Flags disabled on this device by a guardrail: flag key → guardrail id.
 pub type LocalDisables = HashMap<Box<str>, Arc<str>>;
 
+/// Why a flag resolved as it did, borrowing from the document and the
+/// evaluator's maps: the value-only path never touches a reference count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonRef<'d> {
+    /// See [`Reason::Off`].
+    Off,
+    /// See [`Reason::Fallthrough`].
+    Fallthrough,
+    /// See [`Reason::TargetMatch`].
+    TargetMatch,
+    /// See [`Reason::RuleMatch`].
+    RuleMatch(&'d Arc<str>),
+    /// See [`Reason::Split`].
+    Split,
+    /// See [`Reason::PrerequisiteFailed`].
+    PrerequisiteFailed(&'d Arc<str>),
+    /// See [`Reason::KillSwitch`].
+    KillSwitch(&'d Arc<str>),
+    /// See [`Reason::GlobalDisable`].
+    GlobalDisable(&'d Arc<str>),
+    /// See [`Reason::Guardrail`].
+    Guardrail(&'d Arc<str>),
+    /// See [`Reason::Override`].
+    Override,
+}
+
+impl ReasonRef<'_> {
+    /// The owned [`Reason`].
+    pub fn to_reason(self) -> Reason {
+        match self {
+            ReasonRef::Off => Reason::Off,
+            ReasonRef::Fallthrough => Reason::Fallthrough,
+            ReasonRef::TargetMatch => Reason::TargetMatch,
+            ReasonRef::RuleMatch(id) => Reason::RuleMatch {
+                rule_id: id.clone(),
+            },
+            ReasonRef::Split => Reason::Split,
+            ReasonRef::PrerequisiteFailed(f) => Reason::PrerequisiteFailed { flag: f.clone() },
+            ReasonRef::KillSwitch(r) => Reason::KillSwitch { reason: r.clone() },
+            ReasonRef::GlobalDisable(r) => Reason::GlobalDisable { reason: r.clone() },
+            ReasonRef::Guardrail(g) => Reason::Guardrail {
+                guardrail: g.clone(),
+            },
+            ReasonRef::Override => Reason::Override,
+        }
+    }
+}
+
 /// How a flag resolved, before conversion to a typed value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Resolution<'d> {
     /// The flag.
     pub flag: &'d Flag,
     /// Index of the variation served.
     pub variation: usize,
     /// Why.
-    pub reason: Reason,
+    pub reason: ReasonRef<'d>,
     /// The bucket, when bucketing decided.
     pub bucket: Option<u32>,
 }
@@ -244,7 +292,10 @@ impl<'a> Evaluator<'a> {
         doc: &'d Document,
         key: &str,
         ctx: &Context,
-    ) -> Result<Resolution<'d>, ErrorCode> {
+    ) -> Result<Resolution<'d>, ErrorCode>
+    where
+        'a: 'd,
+    {
         let &index = doc.flag_index.get(key).ok_or(ErrorCode::FlagNotFound)?;
         self.resolve_index(doc, index, ctx, 0)
     }
@@ -255,7 +306,10 @@ impl<'a> Evaluator<'a> {
         index: usize,
         ctx: &Context,
         depth: usize,
-    ) -> Result<Resolution<'d>, ErrorCode> {
+    ) -> Result<Resolution<'d>, ErrorCode>
+    where
+        'a: 'd,
+    {
         let flag = match &doc.flags[index] {
             FlagEntry::Ready(f) => &**f,
             FlagEntry::Malformed { .. } => return Err(ErrorCode::MalformedFlag),
@@ -270,41 +324,23 @@ impl<'a> Evaluator<'a> {
         };
         // Emergency controls first: they beat everything, QA overrides too.
         if let Some(reason) = &doc.global_disable {
-            return done(
-                flag.off_variation,
-                Reason::GlobalDisable {
-                    reason: reason.clone(),
-                },
-                None,
-            );
+            return done(flag.off_variation, ReasonRef::GlobalDisable(reason), None);
         }
         if let Some(reason) = &flag.kill_switch {
-            return done(
-                flag.off_variation,
-                Reason::KillSwitch {
-                    reason: reason.clone(),
-                },
-                None,
-            );
+            return done(flag.off_variation, ReasonRef::KillSwitch(reason), None);
         }
         if let Some(guardrail) = self.disables.and_then(|d| d.get(&*flag.key)) {
-            return done(
-                flag.off_variation,
-                Reason::Guardrail {
-                    guardrail: guardrail.clone(),
-                },
-                None,
-            );
+            return done(flag.off_variation, ReasonRef::Guardrail(guardrail), None);
         }
         if let Some(variation) = self
             .overrides
             .and_then(|o| o.get(&*flag.key))
             .and_then(|v| flag.variation_index(v))
         {
-            return done(variation, Reason::Override, None);
+            return done(variation, ReasonRef::Override, None);
         }
         if !flag.enabled {
-            return done(flag.off_variation, Reason::Off, None);
+            return done(flag.off_variation, ReasonRef::Off, None);
         }
         for pre in &flag.prerequisites {
             let satisfied = depth < MAX_PREREQUISITE_DEPTH
@@ -316,12 +352,12 @@ impl<'a> Evaluator<'a> {
                     });
             if !satisfied {
                 let flag_key = match &doc.flags[pre.flag] {
-                    FlagEntry::Ready(f) => f.key.clone(),
-                    FlagEntry::Malformed { key, .. } => key.clone(),
+                    FlagEntry::Ready(f) => &f.key,
+                    FlagEntry::Malformed { key, .. } => key,
                 };
                 return done(
                     flag.off_variation,
-                    Reason::PrerequisiteFailed { flag: flag_key },
+                    ReasonRef::PrerequisiteFailed(flag_key),
                     None,
                 );
             }
@@ -329,7 +365,7 @@ impl<'a> Evaluator<'a> {
         if !ctx.targeting_key.is_empty() {
             for t in &flag.targets {
                 if t.ids.contains(ctx.targeting_key.as_str()) {
-                    return done(t.variation, Reason::TargetMatch, None);
+                    return done(t.variation, ReasonRef::TargetMatch, None);
                 }
             }
         }
@@ -340,20 +376,14 @@ impl<'a> Evaluator<'a> {
                 .all(|c| clause::clause_matches(doc, c, ctx, self.now_ms))
             {
                 let (variation, bucket) = self.serve(flag, &rule.serve, ctx);
-                return done(
-                    variation,
-                    Reason::RuleMatch {
-                        rule_id: rule.id.clone(),
-                    },
-                    bucket,
-                );
+                return done(variation, ReasonRef::RuleMatch(&rule.id), bucket);
             }
         }
         let (variation, bucket) = self.serve(flag, &flag.fallthrough, ctx);
         let reason = if matches!(flag.fallthrough, Serve::Variation(_)) {
-            Reason::Fallthrough
+            ReasonRef::Fallthrough
         } else {
-            Reason::Split
+            ReasonRef::Split
         };
         done(variation, reason, bucket)
     }
@@ -412,7 +442,7 @@ impl<'a> Evaluator<'a> {
         Ok(Details {
             value: v.value.clone(),
             variation: Some(v.key.clone()),
-            reason: r.reason,
+            reason: r.reason.to_reason(),
             error: None,
             bucket: r.bucket,
         })
@@ -439,11 +469,23 @@ impl<'a> Evaluator<'a> {
             Some(value) => Details {
                 value,
                 variation: Some(v.key.clone()),
-                reason: r.reason,
+                reason: r.reason.to_reason(),
                 error: None,
                 bucket: r.bucket,
             },
             None => Details::error(default, ErrorCode::TypeMismatch),
+        }
+    }
+
+    /// A bool flag's value alone: the fastest path (no details are built,
+    /// no reference count is touched). Errors return `default`.
+    pub fn bool_value(&self, doc: &Document, key: &str, ctx: &Context, default: bool) -> bool {
+        match self.resolve(doc, key, ctx) {
+            Ok(r) if r.flag.kind == FlagKind::Bool => match r.flag.variations[r.variation].value {
+                FlagValue::Bool(b) => b,
+                _ => default,
+            },
+            _ => default,
         }
     }
 

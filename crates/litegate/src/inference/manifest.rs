@@ -154,24 +154,8 @@ fn parse_one(
     {
         errors.push(err(path, "model key must be non-empty [A-Za-z0-9_.-]"));
     }
-    for k in obj.keys() {
-        if !matches!(
-            k.as_str(),
-            "version"
-                | "sha256"
-                | "size"
-                | "url"
-                | "engine"
-                | "accelerators"
-                | "inputs"
-                | "outputs"
-                | "gates"
-                | "shadow"
-                | "description"
-        ) {
-            errors.push(err(&format!("{path}.{k}"), "unknown field"));
-        }
-    }
+    // Unknown fields are ignored, as everywhere in the config: a newer
+    // writer may add fields that this SDK does not know yet.
     let version = req_str(obj, "version", path, errors);
     let sha256 = req_sha(obj, path, errors);
     let size = req_size(obj, path, errors);
