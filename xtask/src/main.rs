@@ -5,12 +5,14 @@
 //! cargo xtask test     setup, then every test suite (Rust, Kotlin/JVM, Swift checks)
 //! cargo xtask ci       fmt --check, clippy -D warnings, then test
 //! cargo xtask demo     the end-to-end demo on bundled defaults
+//! cargo xtask bindings generate Kotlin/Swift bindings (`test`, `bench`: see bindings.rs)
 //! ```
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod bindings;
 mod runtimes;
 mod setup;
 
@@ -23,8 +25,9 @@ fn main() -> Result<()> {
         "test" => test(),
         "ci" => ci(),
         "demo" => demo(rest),
+        "bindings" => bindings::main(rest),
         _ => {
-            eprintln!("usage: cargo xtask <setup|test|ci|demo>");
+            eprintln!("usage: cargo xtask <setup|test|ci|demo|bindings>");
             Ok(())
         }
     }
@@ -59,6 +62,7 @@ fn test() -> Result<()> {
     setup::all()?;
     run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
     run(cargo().args(["test", "--workspace", "--doc"]))?;
+    bindings::test()?;
     Ok(())
 }
 

@@ -6,5 +6,6 @@ use anyhow::Result;
 /// Everything.
 pub fn all() -> Result<()> {
     crate::runtimes::install()?;
+    crate::bindings::setup()?;
     Ok(())
 }
