@@ -32,7 +32,7 @@ impl Walker<'_> {
         });
     }
 
-    fn object<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v Map> {
+    fn object<'v>(&mut self, v: &'v Value<'v>, path: &Path<'_>) -> Option<&'v Map<'v>> {
         match v {
             Value::Object(m) => Some(m),
             _ => {
@@ -53,7 +53,7 @@ impl Walker<'_> {
         path: &Path<'_>,
         max: usize,
         what: &'static str,
-    ) -> Option<&'v [Value]> {
+    ) -> Option<&'v [Value<'v>]> {
         match v {
             Value::Array(a) if a.len() > max => {
                 self.problem(
@@ -79,7 +79,7 @@ impl Walker<'_> {
         }
     }
 
-    fn string<'v>(&mut self, v: &'v Value, path: &Path<'_>) -> Option<&'v str> {
+    fn string<'v>(&mut self, v: &'v Value<'v>, path: &Path<'_>) -> Option<&'v str> {
         match v {
             Value::String(s) if s.len() > self.limits.max_string_bytes => {
                 self.problem(
@@ -105,7 +105,12 @@ impl Walker<'_> {
         }
     }
 
-    fn required<'v>(&mut self, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v Value> {
+    fn required<'v>(
+        &mut self,
+        m: &'v Map<'v>,
+        field: &str,
+        path: &Path<'_>,
+    ) -> Option<&'v Value<'v>> {
         let v = m.get(field);
         if v.is_none() {
             self.problem(path.field(field), ProblemKind::Missing);
@@ -113,7 +118,12 @@ impl Walker<'_> {
         v
     }
 
-    fn required_str<'v>(&mut self, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v str> {
+    fn required_str<'v>(
+        &mut self,
+        m: &'v Map<'v>,
+        field: &str,
+        path: &Path<'_>,
+    ) -> Option<&'v str> {
         let v = self.required(m, field, path)?;
         self.string(v, &path.field(field))
     }
@@ -664,7 +674,12 @@ fn compile_flag(
 }
 
 // A free function so the borrow of `w` ends before the caller uses the value.
-fn w_required<'v>(w: &mut Walker, m: &'v Map, field: &str, path: &Path<'_>) -> Option<&'v Value> {
+fn w_required<'v>(
+    w: &mut Walker,
+    m: &'v Map<'v>,
+    field: &str,
+    path: &Path<'_>,
+) -> Option<&'v Value<'v>> {
     w.required(m, field, path)
 }
 

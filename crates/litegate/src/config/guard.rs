@@ -7,6 +7,7 @@
 
 use super::tree::{Map, Number, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -30,7 +31,7 @@ pub(crate) enum GuardError {
 ///
 /// Duplicates are checked by a scan for small objects and by sorting key
 /// indices for large ones (the `flags` map), so no key is hashed.
-pub(crate) fn parse_guarded(bytes: &[u8], max_depth: usize) -> Result<Value, GuardError> {
+pub(crate) fn parse_guarded(bytes: &[u8], max_depth: usize) -> Result<Value<'_>, GuardError> {
     let found: RefCell<Option<GuardError>> = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     // Our own depth limit replaces serde_json's fixed 128 so that the error is
@@ -60,9 +61,9 @@ struct GuardSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for GuardSeed<'_> {
-    type Value = Value;
+    type Value = Value<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value<'de>, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
@@ -84,6 +85,34 @@ fn push_index(path: &mut String, i: usize) {
     path.push('[');
     path.extend(digits[at..].iter().map(|d| char::from(*d)));
     path.push(']');
+}
+
+/// Reads an object key, borrowed from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
 }
 
 /// Objects up to this size are checked for duplicate keys by a scan as
@@ -116,25 +145,25 @@ impl GuardSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for GuardSeed<'_> {
-    type Value = Value;
+    type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Value<'de>, E> {
         Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Value<'de>, E> {
         Ok(Value::Number(match u64::try_from(v) {
             Ok(u) => Number::Pos(u),
             Err(_) => Number::Neg(v),
         }))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Value<'de>, E> {
         Ok(Value::Number(Number::Pos(v)))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Value<'de>, E> {
         // serde_json never yields NaN or infinity; refuse them anyway.
         Ok(if v.is_finite() {
             Value::Number(Number::Float(v))
@@ -142,20 +171,23 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
             Value::Null
         })
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(Box::from(v)))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Borrowed(v)))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v.into_boxed_str()))
+    fn visit_str<E>(self, v: &str) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(v.to_owned())))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_string<E>(self, v: String) -> Result<Value<'de>, E> {
+        Ok(Value::String(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Value<'de>, E> {
         Ok(Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E>(self) -> Result<Value<'de>, E> {
         Ok(Value::Null)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value<'de>, A::Error> {
         if self.depth >= self.max_depth {
             return Err(self.fail(GuardError::TooDeep {
                 limit: self.max_depth,
@@ -175,19 +207,19 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
         Ok(Value::Array(out))
     }
 
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value<'de>, A::Error> {
         if self.depth >= self.max_depth {
             return Err(self.fail(GuardError::TooDeep {
                 limit: self.max_depth,
             }));
         }
-        let mut out: Vec<(Box<str>, Value)> = Vec::new();
+        let mut out: Vec<(Cow<'de, str>, Value<'de>)> = Vec::new();
         let base = self.path.len();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             if out.len() < SCAN_LIMIT && out.iter().any(|(k, _)| **k == *key) {
                 return Err(self.fail(GuardError::DuplicateKey {
                     path: self.object_path(base),
-                    key,
+                    key: key.into_owned(),
                 }));
             }
             if base > 0 {
@@ -196,7 +228,7 @@ impl<'de> Visitor<'de> for GuardSeed<'_> {
             self.path.push_str(&key);
             let value = map.next_value_seed(self.child())?;
             self.path.truncate(base);
-            out.push((key.into_boxed_str(), value));
+            out.push((key, value));
         }
         if out.len() > SCAN_LIMIT {
             let mut order: Vec<usize> = (0..out.len()).collect();

@@ -7,6 +7,8 @@
 //! 1,000-flag document by about a third. Values the SDK hands on (JSON flag
 //! variations, top-level sections) are converted to `serde_json::Value`.
 
+use std::borrow::Cow;
+
 /// A JSON number as written: integers stay exact.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Number {
@@ -18,23 +20,24 @@ pub(crate) enum Number {
     Float(f64),
 }
 
-/// A JSON value.
+/// A JSON value. Strings and keys borrow from the input unless they had
+/// escapes, so a typical document allocates only for arrays and objects.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+pub(crate) enum Value<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    String(Box<str>),
-    Array(Vec<Value>),
-    Object(Map),
+    String(Cow<'a, str>),
+    Array(Vec<Value<'a>>),
+    Object(Map<'a>),
 }
 
 /// A JSON object: key-value pairs in document order.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Map(pub(crate) Vec<(Box<str>, Value)>);
+pub(crate) struct Map<'a>(pub(crate) Vec<(Cow<'a, str>, Value<'a>)>);
 
-impl Map {
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+impl<'a> Map<'a> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 
@@ -50,7 +53,7 @@ impl Map {
         self.0.is_empty()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Value<'a>)> {
         self.0.iter().map(|(k, v)| (&**k, v))
     }
 
@@ -59,11 +62,11 @@ impl Map {
     }
 }
 
-impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a str, &'a Value);
+impl<'m, 'a> IntoIterator for &'m Map<'a> {
+    type Item = (&'m str, &'m Value<'a>);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (Box<str>, Value)>,
-        fn(&'a (Box<str>, Value)) -> (&'a str, &'a Value),
+        std::slice::Iter<'m, (Cow<'a, str>, Value<'a>)>,
+        fn(&'m (Cow<'a, str>, Value<'a>)) -> (&'m str, &'m Value<'a>),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -71,7 +74,7 @@ impl<'a> IntoIterator for &'a Map {
     }
 }
 
-impl Map {
+impl Map<'_> {
     /// The pairs whose keys are not in `skip`, as a `serde_json` map.
     pub(crate) fn to_serde_without(
         &self,
@@ -94,17 +97,17 @@ impl Number {
     }
 }
 
-impl std::ops::Index<&str> for Map {
-    type Output = Value;
+impl<'a> std::ops::Index<&str> for Map<'a> {
+    type Output = Value<'a>;
 
     /// Callers index only keys they have just seen with `contains_key`.
-    fn index(&self, key: &str) -> &Value {
-        const NULL: Value = Value::Null;
+    fn index(&self, key: &str) -> &Value<'a> {
+        const NULL: Value<'static> = Value::Null;
         self.get(key).unwrap_or(&NULL)
     }
 }
 
-impl Value {
+impl Value<'_> {
     pub(crate) fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Number(Number::Neg(i)) => Some(*i as f64),
@@ -149,7 +152,7 @@ impl Value {
     }
 }
 
-impl std::fmt::Display for Value {
+impl std::fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.to_serde())
     }
