@@ -25,8 +25,8 @@ pub(crate) struct GuardHub {
     pub(crate) engine: OnceLock<InferenceEngine>,
     /// Flags served a non-off variation and models loaded this session:
     /// charged with a crash if the session does not end cleanly.
-    active: Mutex<ActiveSet>,
     active_flags: RwLock<HashSet<Box<str>>>,
+    active_models: Mutex<Vec<ActiveModel>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -41,8 +41,8 @@ impl GuardHub {
             metrics,
             disables: RwLock::new(Arc::new(LocalDisables::new())),
             engine: OnceLock::new(),
-            active: Mutex::new(ActiveSet::default()),
             active_flags: RwLock::new(HashSet::new()),
+            active_models: Mutex::new(Vec::new()),
             runtime,
         }
     }
@@ -210,7 +210,6 @@ impl GuardHub {
         if !self.active_flags.write().insert(Box::from(flag)) {
             return;
         }
-        self.active.lock().flags.push(flag.to_owned());
         self.persist_active();
     }
 
@@ -225,11 +224,11 @@ impl GuardHub {
             accelerator: accelerator.map(|a| a.as_str().to_owned()),
         };
         {
-            let mut active = self.active.lock();
-            if active.models.contains(&entry) {
+            let mut models = self.active_models.lock();
+            if models.contains(&entry) {
                 return;
             }
-            active.models.push(entry);
+            models.push(entry);
         }
         self.persist_active();
     }
@@ -239,16 +238,31 @@ impl GuardHub {
     fn persist_active(self: &Arc<Self>) {
         let hub = Arc::clone(self);
         self.runtime.spawn_blocking(move || {
-            let active = hub.active.lock().clone();
+            let active = hub.active_set();
             if let Err(e) = hub.guardrails.lock().set_active(&active, now_ms()) {
                 tracing::warn!(target: "litegate::guardrails", error = %e, "session marker not updated");
             }
         });
     }
 
+    /// What this session has in use, for the session marker.
+    fn active_set(&self) -> ActiveSet {
+        let mut flags: Vec<String> = self
+            .active_flags
+            .read()
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        flags.sort();
+        ActiveSet {
+            flags,
+            models: self.active_models.lock().clone(),
+        }
+    }
+
     /// A clean end of the session.
     pub(crate) fn end_session(&self) {
-        let active = self.active.lock().clone();
+        let active = self.active_set();
         let _ = self.guardrails.lock().end_session(&active, now_ms());
     }
 
