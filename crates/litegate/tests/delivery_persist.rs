@@ -292,3 +292,141 @@ fn submitted_documents_take_the_same_checks_and_are_persisted() {
     );
     assert_eq!(again.delivery.status().version, Some(4));
 }
+
+/// A document well past the size at which start-up checks the signature on
+/// a helper thread while it parses (64 KB).
+fn large_doc(version: u64, kill: bool) -> Vec<u8> {
+    let names: Vec<String> = (0..1500).map(|i| format!("flag-{i:04}")).collect();
+    let mut flags: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), i_on(n))).collect();
+    flags.push(("kill", kill));
+    let bytes = doc(version, "production", &flags);
+    assert!(bytes.len() > 128 * 1024, "{} bytes", bytes.len());
+    bytes
+}
+
+fn i_on(name: &str) -> bool {
+    name.ends_with('7')
+}
+
+/// `payload` with the `kill` flag's served variation flipped, keeping the
+/// same length so only the signature can tell.
+fn tamper(payload: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(payload.to_vec()).expect("utf-8");
+    let at = text.find("\"kill\"").expect("kill flag");
+    let (head, tail) = text.split_at(at);
+    let tail = tail.replacen("\"variation\":\"on\"", "\"variation\":\"no\"", 1);
+    assert_ne!(tail, text[at..], "the kill flag serves on");
+    (head.to_owned() + &tail).into_bytes()
+}
+
+#[test]
+fn envelopes_are_persisted_unwrapped_and_their_signature_checked_at_every_start() {
+    for payload in [doc(8, "production", &[("kill", true)]), large_doc(8, true)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = fast_config(None);
+        config.storage_dir = Some(dir.path().to_owned());
+        config.bootstrap = Some(doc(1, "production", &[("kill", false)]));
+        {
+            let c = start(config.clone());
+            c.delivery
+                .submit(&signed(&payload, "release", &key(1)), None)
+                .expect("applies");
+        }
+        // The file holds the document itself and the envelope's signature.
+        let cached = persist::load(dir.path()).expect("intact").expect("present");
+        assert!(cached.body == payload, "the payload, not the envelope");
+        let header = cached
+            .meta
+            .signature_header
+            .clone()
+            .expect("signature kept");
+        assert!(header.contains("keyid=release"), "{header}");
+
+        let again = start(config.clone());
+        let status = again.delivery.status();
+        assert_eq!(status.source, Some(ConfigSource::Persisted));
+        assert_eq!(status.version, Some(8));
+        assert_eq!(flag(&again, "kill"), Some(true));
+        drop(again);
+
+        // An edit with a valid checksum is caught by the signature.
+        let edited = persist::encode(&tamper(&payload), &cached.meta);
+        let c = start_on_cache(dir.path(), &edited);
+        let status = c.delivery.status();
+        assert_eq!(status.source, Some(ConfigSource::Bootstrap), "{status:?}");
+        assert!(matches!(
+            status.cache_problem,
+            Some(CacheProblem::Refused(Rejection::Signature(
+                SignatureError::BadSignature { .. }
+            )))
+        ));
+        drop(c);
+
+        // A key the app no longer pins no longer vouches for the file.
+        std::fs::write(
+            persist::cache_path(dir.path()),
+            persist::encode(&payload, &cached.meta),
+        )
+        .expect("restore");
+        let mut rotated = config.clone();
+        rotated.pinned_keys = vec![pin("next", &key(2))];
+        let c = start(rotated);
+        assert_eq!(c.delivery.status().source, Some(ConfigSource::Bootstrap));
+        assert!(matches!(
+            c.delivery.status().cache_problem,
+            Some(CacheProblem::Refused(Rejection::Signature(
+                SignatureError::UnknownKeyId { .. }
+            )))
+        ));
+    }
+}
+
+#[test]
+fn rotation_signatures_and_odd_key_ids_survive_persistence() {
+    let payload = large_doc(8, true);
+    // Two signatures during a rotation: both are kept, so a later app that
+    // pins only the new key still trusts the file.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = fast_config(None);
+    config.storage_dir = Some(dir.path().to_owned());
+    config.pinned_keys = vec![pin("old", &key(1)), pin("new", &key(2))];
+    let body = litegate::delivery::envelope::seal(
+        &payload,
+        &[("old".to_owned(), key(1)), ("new".to_owned(), key(2))],
+    );
+    start(config.clone())
+        .delivery
+        .submit(&body, None)
+        .expect("applies");
+    config.pinned_keys = vec![pin("new", &key(2))];
+    let c = start(config);
+    assert_eq!(c.delivery.status().source, Some(ConfigSource::Persisted));
+    assert_eq!(flag(&c, "kill"), Some(true));
+    drop(c);
+
+    // A key id that cannot be written in a header keeps the envelope whole.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = fast_config(None);
+    config.storage_dir = Some(dir.path().to_owned());
+    config.pinned_keys = vec![pin("team; release=1", &key(3))];
+    start(config.clone())
+        .delivery
+        .submit(&signed(&payload, "team; release=1", &key(3)), None)
+        .expect("applies");
+    let cached = persist::load(dir.path()).expect("intact").expect("present");
+    assert!(cached.body != payload, "kept as an envelope");
+    let c = start(config);
+    assert_eq!(c.delivery.status().source, Some(ConfigSource::Persisted));
+    assert_eq!(c.delivery.status().version, Some(8));
+}
+
+#[test]
+fn cache_files_holding_a_whole_envelope_still_load() {
+    // The form written before payloads were stored unwrapped.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = start_on_cache(dir.path(), &valid_cache(8));
+    let status = c.delivery.status();
+    assert_eq!(status.source, Some(ConfigSource::Persisted));
+    assert_eq!(status.version, Some(8));
+    assert!(status.cache_problem.is_none());
+}

@@ -1,6 +1,7 @@
 //! JSON tree → [`Document`]: every field checked, every problem collected
 //! with its path, names resolved to indices.
 
+use super::guard::Guarded;
 use super::model::*;
 use super::tree::{Map, Value};
 use super::{ConfigError, Document, Limits, Problem, ProblemKind, FORMAT_VERSION};
@@ -253,7 +254,12 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
 }
 
 /// Compiles a guarded JSON tree.
-pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigError> {
+pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, ConfigError> {
+    let Guarded {
+        tree,
+        flag_hashes,
+        segment_hashes,
+    } = guarded;
     let mut w = Walker {
         limits,
         problems: Vec::new(),
@@ -370,18 +376,20 @@ pub(super) fn compile(tree: Value, limits: &Limits) -> Result<Document, ConfigEr
     let mut flags = Vec::with_capacity(flag_map.len());
     let mut fingerprints = Vec::with_capacity(flag_map.len());
     let mut flag_problems = Vec::new();
-    let segment_hashes: Vec<u64> = segment_values.iter().map(|(_, v)| json_hash(v)).collect();
-    for (key, v) in flag_map {
+    for (i, (key, v)) in flag_map.iter().enumerate() {
         let mut fw = Walker {
             limits,
             problems: Vec::new(),
         };
         let path = flags_path.field(key);
         let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
-        let mut fingerprint = json_hash(v);
+        // The guard hashed every entry of the top-level `flags` and
+        // `segments` objects in document order, the order iterated here.
+        let mut fingerprint = flag_hashes.get(i).copied().unwrap_or_default();
         if let Some(flag) = &flag {
             for seg in referenced_segments(flag) {
-                fingerprint = fingerprint.rotate_left(7) ^ segment_hashes[seg];
+                let segment_hash = segment_hashes.get(seg).copied().unwrap_or_default();
+                fingerprint = fingerprint.rotate_left(7) ^ segment_hash;
             }
         }
         fingerprints.push(fingerprint);
@@ -1233,48 +1241,6 @@ fn find_prerequisite_cycle(flags: &[FlagEntry]) -> Option<Vec<String>> {
         }
     }
     None
-}
-
-/// A 64-bit hash of a JSON value's structure and content, fed straight from
-/// the tree (no serialization). Object keys hash in document order, so a
-/// reordered but equal flag reads as changed (a spurious listener call, never
-/// a missed one). Used only to notice changes between
-/// documents from the same trusted source, so the fast [`KeyHasher`] is
-/// enough (a streaming XXH3 fed this many small writes cost 40% of parsing).
-fn json_hash(v: &Value) -> u64 {
-    use std::hash::Hasher;
-    fn feed(h: &mut KeyHasher, v: &Value) {
-        match v {
-            Value::Null => h.write_u8(0),
-            Value::Bool(b) => h.write(&[1, u8::from(*b)]),
-            Value::Number(n) => {
-                h.write_u8(2);
-                h.write_u64(n.as_f64().unwrap_or(0.0).to_bits());
-            }
-            Value::String(s) => {
-                h.write_u8(3);
-                h.write_usize(s.len());
-                h.write(s.as_bytes());
-            }
-            Value::Array(a) => {
-                h.write_u8(4);
-                h.write_usize(a.len());
-                a.iter().for_each(|x| feed(h, x));
-            }
-            Value::Object(m) => {
-                h.write_u8(5);
-                h.write_usize(m.len());
-                for (k, x) in m {
-                    h.write_usize(k.len());
-                    h.write(k.as_bytes());
-                    feed(h, x);
-                }
-            }
-        }
-    }
-    let mut h = KeyHasher::default();
-    feed(&mut h, v);
-    h.finish()
 }
 
 /// Indices of the segments a flag's rules refer to, in rule order.

@@ -265,7 +265,7 @@ impl Document {
                 limit: limits.max_document_bytes,
             });
         }
-        let tree = guard::parse_guarded(bytes, limits.max_depth).map_err(|e| match e {
+        let guarded = guard::parse_guarded(bytes, limits.max_depth).map_err(|e| match e {
             guard::GuardError::TooDeep { limit } => ConfigError::TooDeep { limit },
             guard::GuardError::DuplicateKey { path, key } => {
                 ConfigError::DuplicateKey { path, key }
@@ -280,7 +280,7 @@ impl Document {
                 message,
             },
         })?;
-        compile::compile(tree, limits)
+        compile::compile(guarded, limits)
     }
 
     /// Parses and also checks the document targets `environment`.
@@ -362,5 +362,44 @@ impl Document {
     /// `guardrails`, ...), as raw JSON.
     pub fn section(&self, name: &str) -> Option<&serde_json::Value> {
         self.sections.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(segment_ids: &str, other_percent: u32) -> Document {
+        let text = format!(
+            r#"{{"format_version": 1, "environment": "prod", "version": 1,
+                "segments": {{"beta": {{"included": [{segment_ids}]}}}},
+                "flags": {{
+                  "gated": {{"type": "bool", "variations": {{"on": true, "off": false}},
+                    "off_variation": "off", "fallthrough": {{"variation": "off"}},
+                    "rules": [{{"id": "r", "clauses": [{{"op": "in_segment", "values": ["beta"]}}],
+                               "serve": {{"variation": "on"}}}}]}},
+                  "other": {{"type": "bool", "variations": {{"on": true, "off": false}},
+                    "off_variation": "off",
+                    "fallthrough": {{"percentage": {{"percent": {other_percent}, "variation": "on", "otherwise": "off"}}}}}}
+                }}}}"#
+        );
+        Document::parse(text.as_bytes()).expect("valid document")
+    }
+
+    #[test]
+    fn fingerprints_change_with_the_flag_or_a_segment_it_uses() {
+        let base = doc(r#""a""#, 10);
+        let fp = |d: &Document, k| d.flag_fingerprint(k).expect("flag exists");
+        // Same content: same fingerprints.
+        assert_eq!(fp(&base, "gated"), fp(&doc(r#""a""#, 10), "gated"));
+        // A change to one flag leaves the other alone.
+        let other_changed = doc(r#""a""#, 20);
+        assert_eq!(fp(&base, "gated"), fp(&other_changed, "gated"));
+        assert_ne!(fp(&base, "other"), fp(&other_changed, "other"));
+        // A change to a segment reaches the flags that use it, only them.
+        let segment_changed = doc(r#""a", "b""#, 10);
+        assert_ne!(fp(&base, "gated"), fp(&segment_changed, "gated"));
+        assert_eq!(fp(&base, "other"), fp(&segment_changed, "other"));
+        assert_eq!(base.flag_fingerprint("missing"), None);
     }
 }

@@ -225,6 +225,39 @@ pub fn open(body: &[u8], header: Option<&str>) -> Result<Signed, SignatureError>
     })
 }
 
+/// [`open`] for a body the caller owns: a raw document becomes the payload
+/// without a copy.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_owned(body: Vec<u8>, header: Option<&str>) -> Result<Signed, SignatureError> {
+    if looks_like_envelope(&body) {
+        return open(&body, header);
+    }
+    let signatures = match header {
+        Some(h) => parse_header(h)?,
+        None => Vec::new(),
+    };
+    Ok(Signed {
+        payload: body,
+        signatures,
+        was_envelope: false,
+    })
+}
+
+/// The detached header value carrying all of `signatures` (`;`-separated),
+/// or `None` when there are none. [`parse_header`] reads it back.
+pub fn combined_header_value(signatures: &[EnvelopeSignature]) -> Option<String> {
+    if signatures.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = signatures
+        .iter()
+        .map(|s| format!("keyid={}, alg={}, sig={}", s.key_id, s.alg, s.sig))
+        .collect();
+    Some(parts.join("; "))
+}
+
 /// Parses `keyid=ID, sig=BASE64` (several signatures separated by `;`).
 ///
 /// # Errors

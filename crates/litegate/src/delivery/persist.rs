@@ -11,8 +11,14 @@
 //! saved-at: <unix ms>
 //! checksum: xxh3-64:<16 hex digits>
 //!
-//! <body: exactly `length` bytes, as received from the server>
+//! <body: exactly `length` bytes>
 //! ```
+//!
+//! The body is the verified document itself, with the signatures that came
+//! with it (in an envelope or a header) on the `signature:` line, so that
+//! start-up neither parses an envelope nor decodes base64. A body whose
+//! signatures cannot be written that way, and files from earlier versions,
+//! hold the body as received; both forms load.
 //!
 //! The checksum is XXH3-64 over every byte before the `checksum:` line plus
 //! the body: it detects torn and truncated writes and bit rot, not tampering
@@ -33,7 +39,7 @@ use std::path::{Path, PathBuf};
 pub const CACHE_FILE_NAME: &str = "litegate-config.v1";
 const MAGIC: &str = "LITEGATE-CONFIG 1\n";
 /// Header lines are short; anything longer is not ours.
-const MAX_HEADER_BYTES: usize = 16 * 1024;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// What the cache holds besides the body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -118,19 +124,25 @@ fn checksum(header: &[u8], body: &[u8]) -> u64 {
     h.finish()
 }
 
-/// A header value must fit on one line and be printable.
-fn header_safe(v: &str) -> bool {
-    v.len() <= 1024 && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+/// Whether `v` can be stored as a header value (one printable line of at
+/// most 8 KB: room for a few signatures during a key rotation). Values that
+/// cannot are left out of the file.
+pub fn header_value_fits(v: &str) -> bool {
+    v.len() <= 8 * 1024 && v.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// Serialises a cache file (pure; see [`save`] for the atomic write).
 pub fn encode(body: &[u8], meta: &CachedMeta) -> Vec<u8> {
     let mut header = String::from(MAGIC);
     header.push_str(&format!("length: {}\n", body.len()));
-    if let Some(etag) = meta.etag.as_deref().filter(|v| header_safe(v)) {
+    if let Some(etag) = meta.etag.as_deref().filter(|v| header_value_fits(v)) {
         header.push_str(&format!("etag: {etag}\n"));
     }
-    if let Some(sig) = meta.signature_header.as_deref().filter(|v| header_safe(v)) {
+    if let Some(sig) = meta
+        .signature_header
+        .as_deref()
+        .filter(|v| header_value_fits(v))
+    {
         header.push_str(&format!("signature: {sig}\n"));
     }
     header.push_str(&format!("saved-at: {}\n", meta.saved_at_ms));

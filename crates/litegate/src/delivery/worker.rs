@@ -3,7 +3,8 @@
 //! `ConfigDelivery::start`; file writes are done inline on that thread (they
 //! are small, and the runtime has exactly one thread by design).
 
-use super::accept::{judge, Rejection, Verdict};
+use super::accept::{judge, judge_local, Rejection, Verdict};
+use super::envelope::{self, Signed};
 use super::fetch::{self, FetchError, Fetched};
 use super::persist::{self, CachedMeta};
 use super::store::{
@@ -30,16 +31,14 @@ pub(crate) fn install_local(
     let mut persisted = None;
     if let Some(dir) = &config.storage_dir {
         match persist::load(dir) {
-            Ok(Some(cached)) => match judge(
-                &cached.body,
+            Ok(Some(cached)) => match judge_local(
+                cached.body,
                 cached.meta.signature_header.as_deref(),
                 keys,
                 &config.environment,
                 &config.limits,
-                None,
             ) {
-                Ok(Verdict::New(doc, applied)) => persisted = Some((doc, applied, cached.meta)),
-                Ok(Verdict::Same) => {}
+                Ok((doc, applied)) => persisted = Some((doc, applied, cached.meta)),
                 Err(r) => report_cache_problem(store, CacheProblem::Refused(r)),
             },
             Ok(None) => {}
@@ -56,7 +55,7 @@ pub(crate) fn install_local(
             &config.limits,
             None,
         ) {
-            Ok(Verdict::New(doc, applied)) => Some((doc, applied)),
+            Ok(Verdict::New(doc, applied, _)) => Some((doc, applied)),
             Ok(Verdict::Same) => None,
             Err(r) => return Err(DeliveryError::Bootstrap(r)),
         },
@@ -253,11 +252,37 @@ pub(crate) fn consider(
             }
             Ok(None)
         }
-        Verdict::New(doc, applied) => {
+        Verdict::New(doc, applied, signed) => {
             let version = applied.version;
+            let (body, signature) = persisted_form(body, signature, &signed);
             apply(inner, Arc::from(doc), applied, body, etag, signature);
             Ok(Some(version))
         }
+    }
+}
+
+/// What to persist for an accepted body: the verified payload with its
+/// signatures as a detached header, so that start-up reads the document
+/// directly (no envelope to parse, no base64 to decode, and the signature
+/// covers 25% fewer bytes). The body as received when the signatures cannot
+/// be written as a header and read back identically (odd key ids).
+fn persisted_form<'a>(
+    body: &'a [u8],
+    signature: Option<String>,
+    signed: &'a Signed,
+) -> (&'a [u8], Option<String>) {
+    if !signed.was_envelope {
+        return (body, signature);
+    }
+    match envelope::combined_header_value(&signed.signatures) {
+        None => (&signed.payload, None),
+        Some(header)
+            if persist::header_value_fits(&header)
+                && envelope::parse_header(&header).as_deref() == Ok(&signed.signatures[..]) =>
+        {
+            (&signed.payload, Some(header))
+        }
+        Some(_) => (body, signature),
     }
 }
 
