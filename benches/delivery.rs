@@ -9,7 +9,6 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use litegate::config::Document;
 use litegate::delivery::keys::PrivateKeyFile;
-use litegate::delivery::persist::{self, CachedMeta};
 use litegate::delivery::{envelope, ConfigDelivery, DeliveryConfig};
 use litegate::eval::{Context, Evaluator};
 use litegate::runtime::BackgroundRuntime;
@@ -71,10 +70,15 @@ fn start_from_persisted(c: &mut Criterion) {
         let key = PrivateKeyFile::generate(Some("bench")).expect("key");
         let body = envelope::seal(&payload, &[(key.key_id.clone(), key.key.clone())]);
         let dir = tempfile::tempdir().expect("tempdir");
-        persist::save(dir.path(), &body, &CachedMeta::default()).expect("persist");
         let mut config = DeliveryConfig::new("production");
         config.storage_dir = Some(dir.path().to_owned());
         config.pinned_keys = vec![key.public().pinned()];
+        // The cache file as the SDK writes it when it accepts the envelope.
+        {
+            let rt = BackgroundRuntime::new().expect("runtime");
+            let d = ConfigDelivery::start(config.clone(), rt.handle()).expect("start");
+            d.submit(&body, None).expect("the signed document applies");
+        }
         let ctx = context();
         eprintln!(
             "{name}: document {} bytes, signed envelope {} bytes, {FLAGS} flags",

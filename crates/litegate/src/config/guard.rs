@@ -8,8 +8,10 @@
 //!
 //! This pass is most of the cost of starting from a persisted document, so it
 //! avoids work a valid document does not need:
-//! - containers are collected on two shared scratch stacks and copied out
-//!   once at their exact size (no growth reallocations per object);
+//! - the input is checked to be UTF-8 once, up front, so strings are not
+//!   validated one by one;
+//! - containers are collected on two shared scratch stacks and copied once
+//!   into the parse's arena at their exact size (no `malloc` per node);
 //! - the path of an error is assembled only when there is an error, as it
 //!   travels back up the visitors (nothing is tracked on the happy path);
 //! - a flag's fingerprint is fed while its tokens stream past, instead of
@@ -17,8 +19,8 @@
 
 use super::model::KeyHasher;
 use super::tree::{Map, Number, Value};
+use bumpalo::Bump;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::borrow::Cow;
 use std::fmt;
 use std::hash::Hasher;
 
@@ -50,14 +52,26 @@ pub(crate) struct Guarded<'a> {
     pub(crate) segment_hashes: Vec<u64>,
 }
 
-/// Parses `bytes` into a JSON tree, refusing duplicate keys and nesting deeper
-/// than `max_depth`.
+/// Parses `bytes` into a JSON tree held in `arena`, refusing duplicate keys
+/// and nesting deeper than `max_depth`.
 ///
 /// Duplicates are checked by a scan for small objects and by sorting key
 /// indices for large ones (the `flags` map), so no key is hashed.
-pub(crate) fn parse_guarded(bytes: &[u8], max_depth: usize) -> Result<Guarded<'_>, GuardError> {
-    let mut scratch = Scratch::default();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+pub(crate) fn parse_guarded<'a>(
+    bytes: &'a [u8],
+    arena: &'a Bump,
+    max_depth: usize,
+) -> Result<Guarded<'a>, GuardError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| not_utf8(bytes, e.valid_up_to()))?;
+    let mut scratch = Scratch {
+        arena,
+        items: Vec::new(),
+        entries: Vec::new(),
+        flag_hashes: Vec::new(),
+        segment_hashes: Vec::new(),
+        found: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
     // Our own depth limit replaces serde_json's fixed 128 so that the error is
     // ours and the limit documented; serde_json's remains as a backstop.
     let seed = GuardSeed {
@@ -91,13 +105,28 @@ pub(crate) fn parse_guarded(bytes: &[u8], max_depth: usize) -> Result<Guarded<'_
     }
 }
 
+/// A syntax error at the first byte that is not UTF-8.
+fn not_utf8(bytes: &[u8], at: usize) -> GuardError {
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    GuardError::Syntax {
+        line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+        column: at - line_start + 1,
+        message: format!("invalid UTF-8 at byte {at}"),
+    }
+}
+
 /// State shared by every level of one parse.
-#[derive(Default)]
 struct Scratch<'de> {
+    /// Where the tree's strings with escapes, arrays and objects are kept.
+    arena: &'de Bump,
     /// Elements of the arrays being parsed, innermost last.
     items: Vec<Value<'de>>,
     /// Entries of the objects being parsed, innermost last.
-    entries: Vec<(Cow<'de, str>, Value<'de>)>,
+    entries: Vec<(&'de str, Value<'de>)>,
     flag_hashes: Vec<u64>,
     segment_hashes: Vec<u64>,
     /// The guard's own error, when it failed the parse.
@@ -147,31 +176,29 @@ impl<'de> DeserializeSeed<'de> for GuardSeed<'_, 'de> {
     }
 }
 
-/// Reads an object key, borrowed from the input when it has no escapes.
-struct KeySeed;
+/// Reads an object key, borrowed from the input when it has no escapes and
+/// copied into the arena when it has.
+struct KeySeed<'de>(&'de Bump);
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
+impl<'de> DeserializeSeed<'de> for KeySeed<'de> {
+    type Value = &'de str;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<&'de str, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
+impl<'de> Visitor<'de> for KeySeed<'de> {
+    type Value = &'de str;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(v))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<&'de str, E> {
+        Ok(v)
     }
-    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v))
+    fn visit_str<E>(self, v: &str) -> Result<&'de str, E> {
+        Ok(self.0.alloc_str(v))
     }
 }
 
@@ -294,15 +321,11 @@ impl<'de> Visitor<'de> for GuardSeed<'_, 'de> {
     }
     fn visit_borrowed_str<E>(mut self, v: &'de str) -> Result<Value<'de>, E> {
         self.feed(TAG_STRING, v.as_bytes());
-        Ok(Value::String(Cow::Borrowed(v)))
+        Ok(Value::String(v))
     }
     fn visit_str<E>(mut self, v: &str) -> Result<Value<'de>, E> {
         self.feed(TAG_STRING, v.as_bytes());
-        Ok(Value::String(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(mut self, v: String) -> Result<Value<'de>, E> {
-        self.feed(TAG_STRING, v.as_bytes());
-        Ok(Value::String(Cow::Owned(v)))
+        Ok(Value::String(self.scratch.arena.alloc_str(v)))
     }
     fn visit_unit<E>(mut self) -> Result<Value<'de>, E> {
         self.feed(TAG_NULL, &[]);
@@ -330,17 +353,22 @@ impl<'de> Visitor<'de> for GuardSeed<'_, 'de> {
         }
         let count = self.scratch.items.len() - start;
         self.feed(TAG_END, &count.to_le_bytes());
-        Ok(Value::Array(self.scratch.items.drain(start..).collect()))
+        let items = self
+            .scratch
+            .arena
+            .alloc_slice_copy(&self.scratch.items[start..]);
+        self.scratch.items.truncate(start);
+        Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value<'de>, A::Error> {
         self.check_depth()?;
         self.feed(TAG_OBJECT, &[]);
         let start = self.scratch.entries.len();
-        while let Some(key) = map.next_key_seed(KeySeed)? {
+        while let Some(key) = map.next_key_seed(KeySeed(self.scratch.arena))? {
             let siblings = &self.scratch.entries[start..];
-            if siblings.len() < SCAN_LIMIT && siblings.iter().any(|(k, _)| **k == *key) {
-                let key = key.into_owned();
+            if siblings.len() < SCAN_LIMIT && siblings.iter().any(|(k, _)| *k == key) {
+                let key = key.to_owned();
                 return Err(self.fail(GuardError::DuplicateKey {
                     path: String::new(),
                     key,
@@ -349,7 +377,7 @@ impl<'de> Visitor<'de> for GuardSeed<'_, 'de> {
             // The key's length goes first so `"ab": "c"` and `"a": "bc"` differ.
             self.feed(TAG_STRING, &key.len().to_le_bytes());
             self.feed(TAG_STRING, key.as_bytes());
-            match self.entry_value(&mut map, &key) {
+            match self.entry_value(&mut map, key) {
                 Ok(value) => self.scratch.entries.push((key, value)),
                 Err(e) => {
                     self.scratch.prefix_path(format_args!("{key}"));
@@ -374,11 +402,12 @@ impl<'de> Visitor<'de> for GuardSeed<'_, 'de> {
         }
         let count = entries.len();
         self.feed(TAG_END, &count.to_le_bytes());
-        Ok(Value::Object(Map(self
+        let entries = self
             .scratch
-            .entries
-            .drain(start..)
-            .collect())))
+            .arena
+            .alloc_slice_copy(&self.scratch.entries[start..]);
+        self.scratch.entries.truncate(start);
+        Ok(Value::Object(Map(entries)))
     }
 }
 
@@ -386,9 +415,19 @@ impl<'de> Visitor<'de> for GuardSeed<'_, 'de> {
 mod tests {
     use super::*;
 
+    fn parse_guarded_for_test(bytes: &[u8], max_depth: usize) -> Result<(), GuardError> {
+        parse_guarded(bytes, &Bump::new(), max_depth).map(|_| ())
+    }
+
+    fn hashes(doc: &str) -> (Vec<u64>, Vec<u64>) {
+        let arena = Bump::new();
+        let g = parse_guarded(doc.as_bytes(), &arena, 32).unwrap();
+        (g.flag_hashes, g.segment_hashes)
+    }
+
     #[test]
     fn duplicate_keys_are_refused_with_their_path() {
-        let err = parse_guarded(br#"{"flags": {"a": {"x": 1, "x": 2}}}"#, 32).unwrap_err();
+        let err = parse_guarded_for_test(br#"{"flags": {"a": {"x": 1, "x": 2}}}"#, 32).unwrap_err();
         assert_eq!(
             err,
             GuardError::DuplicateKey {
@@ -400,7 +439,7 @@ mod tests {
 
     #[test]
     fn duplicate_key_paths_name_arrays_and_the_document() {
-        let err = parse_guarded(
+        let err = parse_guarded_for_test(
             br#"{"flags": {"a": {"rules": [{}, {"clauses": [{"op": 1, "op": 2}]}]}}}"#,
             32,
         )
@@ -412,7 +451,7 @@ mod tests {
                 key: "op".into()
             }
         );
-        let err = parse_guarded(br#"{"version": 1, "version": 2}"#, 32).unwrap_err();
+        let err = parse_guarded_for_test(br#"{"version": 1, "version": 2}"#, 32).unwrap_err();
         assert_eq!(
             err,
             GuardError::DuplicateKey {
@@ -420,7 +459,7 @@ mod tests {
                 key: "version".into()
             }
         );
-        let err = parse_guarded(br#"[[{"k": 1, "k": 1}]]"#, 32).unwrap_err();
+        let err = parse_guarded_for_test(br#"[[{"k": 1, "k": 1}]]"#, 32).unwrap_err();
         assert_eq!(
             err,
             GuardError::DuplicateKey {
@@ -437,7 +476,7 @@ mod tests {
             doc.push_str(&format!(r#""f{i}": {{}}, "#));
         }
         doc.push_str(r#""f7": {}}}"#);
-        let err = parse_guarded(doc.as_bytes(), 32).unwrap_err();
+        let err = parse_guarded_for_test(doc.as_bytes(), 32).unwrap_err();
         assert_eq!(
             err,
             GuardError::DuplicateKey {
@@ -445,11 +484,6 @@ mod tests {
                 key: "f7".into()
             }
         );
-    }
-
-    fn hashes(doc: &str) -> (Vec<u64>, Vec<u64>) {
-        let g = parse_guarded(doc.as_bytes(), 32).unwrap();
-        (g.flag_hashes, g.segment_hashes)
     }
 
     #[test]
@@ -486,24 +520,55 @@ mod tests {
     }
 
     #[test]
+    fn input_that_is_not_utf8_is_a_syntax_error_with_its_position() {
+        match parse_guarded_for_test(b"{\n  \"a\": \"\xff\"}", 32).unwrap_err() {
+            GuardError::Syntax {
+                line,
+                column,
+                message,
+            } => {
+                assert_eq!((line, column), (2, 9));
+                assert!(message.contains("UTF-8"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn escaped_strings_and_keys_are_decoded() {
+        let arena = Bump::new();
+        let g = parse_guarded(br#"{"k\u00e9y": ["a\nb", "plain"]}"#, &arena, 32).unwrap();
+        let Value::Object(m) = g.tree else {
+            panic!("object expected")
+        };
+        assert_eq!(
+            m.get("k\u{e9}y"),
+            Some(&Value::Array(&[
+                Value::String("a\nb"),
+                Value::String("plain")
+            ]))
+        );
+    }
+
+    #[test]
     fn depth_is_limited() {
         let deep = "[".repeat(40) + &"]".repeat(40);
         assert_eq!(
-            parse_guarded(deep.as_bytes(), 32).unwrap_err(),
+            parse_guarded_for_test(deep.as_bytes(), 32).unwrap_err(),
             GuardError::TooDeep { limit: 32 }
         );
         let ok = "[".repeat(10) + &"]".repeat(10);
-        assert!(parse_guarded(ok.as_bytes(), 32).is_ok());
+        assert!(parse_guarded_for_test(ok.as_bytes(), 32).is_ok());
     }
 
     #[test]
     fn syntax_errors_carry_position() {
-        match parse_guarded(b"{\n  \"a\": tru }", 32).unwrap_err() {
+        match parse_guarded_for_test(b"{\n  \"a\": tru }", 32).unwrap_err() {
             GuardError::Syntax { line, .. } => assert_eq!(line, 2),
             other => panic!("unexpected {other:?}"),
         }
         assert!(matches!(
-            parse_guarded(b"{} trailing", 32),
+            parse_guarded_for_test(b"{} trailing", 32),
             Err(GuardError::Syntax { .. })
         ));
     }

@@ -265,21 +265,24 @@ impl Document {
                 limit: limits.max_document_bytes,
             });
         }
-        let guarded = guard::parse_guarded(bytes, limits.max_depth).map_err(|e| match e {
-            guard::GuardError::TooDeep { limit } => ConfigError::TooDeep { limit },
-            guard::GuardError::DuplicateKey { path, key } => {
-                ConfigError::DuplicateKey { path, key }
-            }
-            guard::GuardError::Syntax {
-                line,
-                column,
-                message,
-            } => ConfigError::Syntax {
-                line,
-                column,
-                message,
-            },
-        })?;
+        // The tree lives in this arena and goes with it once compiled.
+        let arena = bumpalo::Bump::with_capacity(bytes.len() * 2);
+        let guarded =
+            guard::parse_guarded(bytes, &arena, limits.max_depth).map_err(|e| match e {
+                guard::GuardError::TooDeep { limit } => ConfigError::TooDeep { limit },
+                guard::GuardError::DuplicateKey { path, key } => {
+                    ConfigError::DuplicateKey { path, key }
+                }
+                guard::GuardError::Syntax {
+                    line,
+                    column,
+                    message,
+                } => ConfigError::Syntax {
+                    line,
+                    column,
+                    message,
+                },
+            })?;
         compile::compile(guarded, limits)
     }
 
