@@ -19,6 +19,12 @@ const KNOWN_TOP_LEVEL: &[&str] = &[
     "flags",
 ];
 
+/// Documents with at least this many flags compile them on two threads, the
+/// caller's and one scoped helper: after the JSON parse, compiling flags is
+/// most of the cost of starting from a large persisted document, and a
+/// thread costs tens of microseconds against milliseconds of compiling.
+const PARALLEL_COMPILE_FLAGS: usize = 256;
+
 /// Collects problems while walking one part of the document.
 struct Walker<'l> {
     limits: &'l Limits,
@@ -373,36 +379,69 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         .enumerate()
         .map(|(i, k)| (Box::from(k), i))
         .collect();
-    let mut flags = Vec::with_capacity(flag_map.len());
-    let mut fingerprints = Vec::with_capacity(flag_map.len());
-    let mut flag_problems = Vec::new();
-    for (i, (key, v)) in flag_map.iter().enumerate() {
-        let mut fw = Walker {
-            limits,
-            problems: Vec::new(),
-        };
-        let path = flags_path.field(key);
-        let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
-        // The guard hashed every entry of the top-level `flags` and
-        // `segments` objects in document order, the order iterated here.
-        let mut fingerprint = flag_hashes.get(i).copied().unwrap_or_default();
-        if let Some(flag) = &flag {
-            for seg in referenced_segments(flag) {
-                let segment_hash = segment_hashes.get(seg).copied().unwrap_or_default();
-                fingerprint = fingerprint.rotate_left(7) ^ segment_hash;
+    let entries: Vec<(&str, &Value)> = flag_map.iter().collect();
+    // One flag: its entry and fingerprint. Flags compile independently of
+    // each other, which is what lets large documents use two threads.
+    let compile_range = |range: std::ops::Range<usize>| -> Vec<(FlagEntry, u64)> {
+        let mut out = Vec::with_capacity(range.len());
+        for i in range {
+            let (key, v) = entries[i];
+            let mut fw = Walker {
+                limits,
+                problems: Vec::new(),
+            };
+            let path = flags_path.field(key);
+            let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
+            // The guard hashed every entry of the top-level `flags` and
+            // `segments` objects in document order, the order iterated here.
+            let mut fingerprint = flag_hashes.get(i).copied().unwrap_or_default();
+            if let Some(flag) = &flag {
+                for seg in referenced_segments(flag) {
+                    let segment_hash = segment_hashes.get(seg).copied().unwrap_or_default();
+                    fingerprint = fingerprint.rotate_left(7) ^ segment_hash;
+                }
             }
-        }
-        fingerprints.push(fingerprint);
-        match flag {
-            Some(flag) if fw.problems.is_empty() => flags.push(FlagEntry::Ready(Box::new(flag))),
-            _ => {
-                flag_problems.extend(fw.problems.iter().cloned());
-                flags.push(FlagEntry::Malformed {
+            let entry = match flag {
+                Some(flag) if fw.problems.is_empty() => FlagEntry::Ready(Box::new(flag)),
+                _ => FlagEntry::Malformed {
                     key: Arc::from(key),
                     problems: fw.problems,
-                });
-            }
+                },
+            };
+            out.push((entry, fingerprint));
         }
+        out
+    };
+    let compiled = if entries.len() >= PARALLEL_COMPILE_FLAGS {
+        let (n, mid) = (entries.len(), entries.len() / 2);
+        std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("litegate-compile".to_owned())
+                .spawn_scoped(scope, || compile_range(mid..n));
+            let mut all = compile_range(0..mid);
+            match helper {
+                Ok(thread) => match thread.join() {
+                    Ok(rest) => all.extend(rest),
+                    // As if it had panicked on this thread.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                // No thread to be had: compile the rest here.
+                Err(_) => all.extend(compile_range(mid..n)),
+            }
+            all
+        })
+    } else {
+        compile_range(0..entries.len())
+    };
+    let mut flags = Vec::with_capacity(compiled.len());
+    let mut fingerprints = Vec::with_capacity(compiled.len());
+    let mut flag_problems = Vec::new();
+    for (entry, fingerprint) in compiled {
+        if let FlagEntry::Malformed { problems, .. } = &entry {
+            flag_problems.extend(problems.iter().cloned());
+        }
+        flags.push(entry);
+        fingerprints.push(fingerprint);
     }
     if let Some(cycle) = find_prerequisite_cycle(&flags) {
         return Err(ConfigError::Invalid(vec![Problem {

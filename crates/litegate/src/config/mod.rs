@@ -389,6 +389,71 @@ mod tests {
         Document::parse(text.as_bytes()).expect("valid document")
     }
 
+    /// `n` bool flags `f0000`...; `extra(i)` adds fields to flag `i`.
+    fn many(n: usize, extra: impl Fn(usize) -> String) -> Vec<u8> {
+        let flags: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#""f{i:04}": {{"type": "bool", "variations": {{"on": true, "off": false}},
+                       "off_variation": "off", "fallthrough": {{"variation": "on"}}{}}}"#,
+                    extra(i)
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"format_version": 1, "environment": "prod", "version": 3, "flags": {{{}}}}}"#,
+            flags.join(",")
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn large_documents_compile_the_same_on_two_threads() {
+        // Past the two-thread threshold: a broken flag and prerequisites in
+        // both halves, pointing across the split.
+        let n = 600;
+        let doc = Document::parse(&many(n, |i| match i {
+            10 => r#", "prerequisites": [{"flag": "f0590", "variations": ["off"]}]"#.to_owned(),
+            450 => r#", "rules": 7"#.to_owned(),
+            590 => r#", "prerequisites": [{"flag": "f0011", "variations": ["on"]}]"#.to_owned(),
+            _ => String::new(),
+        }))
+        .expect("valid document");
+        assert_eq!(doc.flag_index.len(), n);
+        let keys: Vec<&str> = doc
+            .flags
+            .iter()
+            .map(|e| match e {
+                FlagEntry::Ready(f) => &*f.key,
+                FlagEntry::Malformed { key, .. } => &**key,
+            })
+            .collect();
+        let expected: Vec<String> = (0..n).map(|i| format!("f{i:04}")).collect();
+        assert_eq!(keys, expected, "document order across both halves");
+        assert!(doc
+            .problems()
+            .iter()
+            .all(|p| p.path.starts_with("flags.f0450")));
+        assert!(!doc.problems().is_empty());
+        assert!(matches!(
+            doc.flag("f0450"),
+            Some(FlagEntry::Malformed { .. })
+        ));
+        assert!(matches!(doc.flag("f0590"), Some(FlagEntry::Ready(_))));
+        assert!(matches!(doc.flag("f0010"), Some(FlagEntry::Ready(_))));
+
+        // A cycle through both halves is still refused.
+        let cyclic = many(n, |i| match i {
+            5 => r#", "prerequisites": [{"flag": "f0595", "variations": ["on"]}]"#.to_owned(),
+            595 => r#", "prerequisites": [{"flag": "f0005", "variations": ["on"]}]"#.to_owned(),
+            _ => String::new(),
+        });
+        assert!(matches!(
+            Document::parse(&cyclic),
+            Err(ConfigError::Invalid(p)) if matches!(p[0].kind, ProblemKind::PrerequisiteCycle(_))
+        ));
+    }
+
     #[test]
     fn fingerprints_change_with_the_flag_or_a_segment_it_uses() {
         let base = doc(r#""a""#, 10);
