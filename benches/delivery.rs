@@ -9,6 +9,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use litegate::config::Document;
 use litegate::delivery::keys::PrivateKeyFile;
+use litegate::delivery::persist;
 use litegate::delivery::{envelope, ConfigDelivery, DeliveryConfig};
 use litegate::eval::{Context, Evaluator};
 use litegate::runtime::BackgroundRuntime;
@@ -97,7 +98,17 @@ fn start_from_persisted(c: &mut Criterion) {
                 });
             },
         );
-        // The share of the above that is the config parser itself.
+        // The parts of the above: reading and checking the cache file, the
+        // signature check (on a helper thread, alongside the parse), and the
+        // config parser itself.
+        g.bench_function(format!("cache_read_1000_{name}_flags"), |b| {
+            b.iter_with_large_drop(|| persist::load(dir.path()).expect("intact"));
+        });
+        let signed = envelope::open(&body, None).expect("envelope");
+        let keys = envelope::PinnedKeys::new(&config.pinned_keys).expect("keys");
+        g.bench_function(format!("signature_check_1000_{name}_flags"), |b| {
+            b.iter(|| keys.verify(&signed).expect("valid"));
+        });
         g.bench_function(format!("document_parse_1000_{name}_flags"), |b| {
             b.iter_with_large_drop(|| Document::parse(&payload).expect("parses"));
         });
