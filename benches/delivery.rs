@@ -116,12 +116,45 @@ fn start_from_persisted(c: &mut Criterion) {
     g.finish();
 }
 
-/// Evaluator threads: each evaluation (store read + evaluate) is timed and
-/// the maximum kept.
+/// This thread's (voluntary context switches, involuntary context switches
+/// plus page faults) so far. A voluntary switch means the thread waited for
+/// something (a lock, I/O); an involuntary one means the OS preempted it; a
+/// page fault means the kernel ran on its behalf.
+#[cfg(target_os = "linux")]
+fn context_switches() -> (i64, i64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_THREAD with a valid pointer to an owned struct.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    if rc == 0 {
+        (
+            usage.ru_nvcsw,
+            usage.ru_nivcsw + usage.ru_minflt + usage.ru_majflt,
+        )
+    } else {
+        (0, 0)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn context_switches() -> (i64, i64) {
+    (0, 0)
+}
+
+/// Evaluator threads: each evaluation (store read + evaluate) is timed, and
+/// the context switches around it counted, so that a slow evaluation can be
+/// told apart: preempted by the OS (involuntary switch), waiting on
+/// something (voluntary switch), or slow by itself (neither).
 struct Evaluators {
     stop: Arc<AtomicBool>,
     max_ns: Arc<AtomicU64>,
-    read_max_ns: Arc<AtomicU64>,
+    /// The longest evaluation during which the thread was neither switched
+    /// out nor faulted.
+    uninterrupted_max_ns: Arc<AtomicU64>,
+    /// Evaluations during which the thread waited (voluntary switches).
+    waited: Arc<AtomicU64>,
+    /// Evaluations over 1 ms.
+    over_1ms: Arc<AtomicU64>,
     count: Arc<AtomicU64>,
     threads: Vec<std::thread::JoinHandle<Vec<u64>>>,
 }
@@ -129,33 +162,45 @@ struct Evaluators {
 fn spawn_evaluators(d: &ConfigDelivery, n: usize) -> Evaluators {
     let stop = Arc::new(AtomicBool::new(false));
     let max_ns = Arc::new(AtomicU64::new(0));
-    let read_max_ns = Arc::new(AtomicU64::new(0));
+    let uninterrupted_max_ns = Arc::new(AtomicU64::new(0));
+    let waited = Arc::new(AtomicU64::new(0));
+    let over_1ms = Arc::new(AtomicU64::new(0));
     let count = Arc::new(AtomicU64::new(0));
     let threads = (0..n)
         .map(|t| {
-            let (store, stop, max_ns, count) = (
-                d.store().clone(),
-                stop.clone(),
-                max_ns.clone(),
-                count.clone(),
+            let store = d.store().clone();
+            let (stop, max_ns, count) = (stop.clone(), max_ns.clone(), count.clone());
+            let (uninterrupted_max_ns, waited, over_1ms) = (
+                uninterrupted_max_ns.clone(),
+                waited.clone(),
+                over_1ms.clone(),
             );
-            let read_max_ns = read_max_ns.clone();
             std::thread::spawn(move || {
                 let ctx = context();
                 let mut samples = Vec::with_capacity(1 << 20);
                 let mut i = t;
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("flag-{:04}", i % FLAGS);
+                    let (vol0, invol0) = context_switches();
                     let t0 = Instant::now();
                     let doc = store.current();
-                    read_max_ns.fetch_max(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     let v = doc
                         .as_deref()
                         .map(|doc| Evaluator::new().bool_details(doc, &key, &ctx, false).value);
                     let ns = t0.elapsed().as_nanos() as u64;
+                    let (vol1, invol1) = context_switches();
                     black_box(v);
                     drop(doc);
                     max_ns.fetch_max(ns, Ordering::Relaxed);
+                    if vol1 > vol0 {
+                        waited.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if vol1 == vol0 && invol1 == invol0 {
+                        uninterrupted_max_ns.fetch_max(ns, Ordering::Relaxed);
+                    }
+                    if ns > 1_000_000 {
+                        over_1ms.fetch_add(1, Ordering::Relaxed);
+                    }
                     count.fetch_add(1, Ordering::Relaxed);
                     if samples.len() < samples.capacity() {
                         samples.push(ns);
@@ -169,7 +214,9 @@ fn spawn_evaluators(d: &ConfigDelivery, n: usize) -> Evaluators {
     Evaluators {
         stop,
         max_ns,
-        read_max_ns,
+        uninterrupted_max_ns,
+        waited,
+        over_1ms,
         count,
         threads,
     }
@@ -190,14 +237,17 @@ impl Evaluators {
                 .unwrap_or(0)
         };
         eprintln!(
-            "{label}: {} evaluations; p50 {} ns, p99 {} ns, p99.99 {} ns, max {} us \
-             (max of the store read alone: {} us)",
+            "{label}: {} evaluations; p50 {} ns, p99 {} ns, p99.99 {} ns, max {} us; \
+             {} over 1 ms; max without a context switch or page fault {} us; evaluations that waited \
+             (voluntary context switch): {}",
             self.count.load(Ordering::Relaxed),
             pct(0.5),
             pct(0.99),
             pct(0.9999),
             self.max_ns.load(Ordering::Relaxed) / 1000,
-            self.read_max_ns.load(Ordering::Relaxed) / 1000
+            self.over_1ms.load(Ordering::Relaxed),
+            self.uninterrupted_max_ns.load(Ordering::Relaxed) / 1000,
+            self.waited.load(Ordering::Relaxed),
         );
     }
 }
