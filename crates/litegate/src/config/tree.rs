@@ -78,7 +78,7 @@ impl<'m, 'a> IntoIterator for &'m Map<'a> {
 impl Map<'_> {
     /// The pairs whose keys are not in `skip`, as a `serde_json` map.
     pub(crate) fn to_serde_without(
-        &self,
+        self,
         skip: &[&str],
     ) -> serde_json::Map<String, serde_json::Value> {
         self.iter()
@@ -134,16 +134,16 @@ impl Value<'_> {
     }
 
     /// The value as `serde_json::Value`, for what leaves the parser.
-    pub(crate) fn to_serde(&self) -> serde_json::Value {
+    pub(crate) fn to_serde(self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(Number::Neg(i)) => serde_json::Value::from(*i),
-            Value::Number(Number::Pos(u)) => serde_json::Value::from(*u),
-            Value::Number(Number::Float(f)) => serde_json::Number::from_f64(*f)
+            Value::Bool(b) => serde_json::Value::Bool(b),
+            Value::Number(Number::Neg(i)) => serde_json::Value::from(i),
+            Value::Number(Number::Pos(u)) => serde_json::Value::from(u),
+            Value::Number(Number::Float(f)) => serde_json::Number::from_f64(f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(s) => serde_json::Value::String(s.to_string()),
-            Value::Array(a) => serde_json::Value::Array(a.iter().map(Value::to_serde).collect()),
+            Value::Array(a) => serde_json::Value::Array(a.iter().map(|v| v.to_serde()).collect()),
             Value::Object(m) => serde_json::Value::Object(
                 m.iter()
                     .map(|(k, v)| (k.to_owned(), v.to_serde()))
