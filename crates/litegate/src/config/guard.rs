@@ -228,6 +228,25 @@ impl<'a> Parser<'a> {
         Ok(value)
     }
 
+    /// After an array element or object entry: a `,` (more follow) or the
+    /// closing byte (`Ok(true)`), with whitespace around either.
+    fn closes_after_item(&mut self, close: u8, expected: &'static str) -> Result<bool, Fail> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) => Err(Fail::Syntax(expected)),
+            None => Err(Fail::Syntax("unexpected end of input")),
+        }
+    }
+
     fn check_depth(&self, depth: usize) -> Result<(), Fail> {
         if depth >= self.max_depth {
             return Err(Fail::Guard(GuardError::TooDeep {
@@ -251,18 +270,8 @@ impl<'a> Parser<'a> {
                     .value(depth + 1, Role::Plain)
                     .map_err(|f| f.under(format_args!("[{index}]")))?;
                 self.items.push(item);
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.skip_ws();
-                    }
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(_) => return Err(Fail::Syntax("expected `,` or `]`")),
-                    None => return Err(Fail::Syntax("unexpected end of input")),
+                if self.closes_after_item(b']', "expected `,` or `]`")? {
+                    break;
                 }
             }
         }
@@ -303,18 +312,8 @@ impl<'a> Parser<'a> {
                     .entry_value(depth, role, key)
                     .map_err(|f| f.under(format_args!("{key}")))?;
                 self.entries.push((key, value));
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.skip_ws();
-                    }
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(_) => return Err(Fail::Syntax("expected `,` or `}`")),
-                    None => return Err(Fail::Syntax("unexpected end of input")),
+                if self.closes_after_item(b'}', "expected `,` or `}`")? {
+                    break;
                 }
             }
         }
