@@ -214,15 +214,7 @@ pub fn open(body: &[u8], header: Option<&str>) -> Result<Signed, SignatureError>
             was_envelope: true,
         });
     }
-    let signatures = match header {
-        Some(h) => parse_header(h)?,
-        None => Vec::new(),
-    };
-    Ok(Signed {
-        payload: body.to_vec(),
-        signatures,
-        was_envelope: false,
-    })
+    raw(body.to_vec(), header)
 }
 
 /// [`open`] for a body the caller owns: a raw document becomes the payload
@@ -234,12 +226,17 @@ pub fn open_owned(body: Vec<u8>, header: Option<&str>) -> Result<Signed, Signatu
     if looks_like_envelope(&body) {
         return open(&body, header);
     }
+    raw(body, header)
+}
+
+/// A raw document as the payload, signed (or not) by the detached `header`.
+fn raw(payload: Vec<u8>, header: Option<&str>) -> Result<Signed, SignatureError> {
     let signatures = match header {
         Some(h) => parse_header(h)?,
         None => Vec::new(),
     };
     Ok(Signed {
-        payload: body,
+        payload,
         signatures,
         was_envelope: false,
     })
