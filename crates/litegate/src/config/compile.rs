@@ -379,13 +379,13 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         .enumerate()
         .map(|(i, k)| (Box::from(k), i))
         .collect();
-    let entries: Vec<(&str, &Value)> = flag_map.iter().collect();
+    let entries = flag_map.0;
     // One flag: its entry and fingerprint. Flags compile independently of
     // each other, which is what lets large documents use two threads.
     let compile_range = |range: std::ops::Range<usize>| -> Vec<(FlagEntry, u64)> {
         let mut out = Vec::with_capacity(range.len());
         for i in range {
-            let (key, v) = entries[i];
+            let (key, ref v) = entries[i];
             let mut fw = Walker {
                 limits,
                 problems: Vec::new(),
