@@ -58,6 +58,10 @@ pub struct InferArgs {
     /// Number of runs (timings use all of them).
     #[arg(long, default_value_t = 1)]
     runs: usize,
+    /// Print every output value (by default each output is summarised by
+    /// its element count, minimum, maximum and sum).
+    #[arg(long)]
+    values: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -255,23 +259,46 @@ pub fn infer(args: &InferArgs) -> Result<ExitCode> {
     let outputs: Vec<Value> = report
         .outputs
         .iter()
-        .map(|o| json!({"name": o.name, "shape": o.shape, "dtype": o.dtype.as_str(), "values": o.to_f64()}))
+        .map(|o| {
+            let values = o.to_f64();
+            let mut summary = json!({"name": o.name, "shape": o.shape, "dtype": o.dtype.as_str()});
+            summary["summary"] = summarise(&values);
+            if args.values {
+                summary["values"] = json!(values);
+            }
+            summary
+        })
         .collect();
+    // The summary a person reads first; output values (often tens of
+    // thousands of numbers) last and only when asked for.
     let out = json!({
         "engine": report.engine.as_str(),
         "runtime_version": report.runtime_version,
         "accelerator": report.accelerator.as_str(),
         "fallbacks": fallbacks(&runner),
-        "outputs": outputs,
         "timings_ms": {
             "load": ms(timings.verify + timings.runtime),
             "compile": ms(timings.compile),
             "first_run": ms(first),
             "median_run": ms(percentile(&sorted, 0.5)),
         },
+        "outputs": outputs,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Element count, minimum, maximum and sum of an output's values.
+fn summarise(values: &[f64]) -> Value {
+    let (min, max) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if values.is_empty() {
+        return json!({"count": 0});
+    }
+    json!({"count": values.len(), "min": min, "max": max, "sum": values.iter().sum::<f64>()})
 }
 
 /// Peak resident set size of this process, megabytes (Linux; `None`

@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod config_file;
 mod flags;
 mod infer;
 mod metrics_cmd;

@@ -172,3 +172,99 @@ fn bucket_prints_buckets_in_input_order() {
 fn litegate_bucket(salt: &str, id: &str) -> u32 {
     litegate::eval::bucket(salt, id.as_bytes())
 }
+
+#[test]
+fn eval_takes_the_context_inline_as_its_help_says() {
+    let inline = r#"{"targeting_key":"qa-alice","os":"android","os_version":"14","has_gpu":true,"ram_mb":8192}"#;
+    let out = litegate(&[
+        "eval",
+        "--config",
+        &sample(),
+        "--context",
+        inline,
+        "--flag",
+        "face_model_v2",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let l: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(l["reason"], "target_match");
+    let bad = litegate(&["eval", "--config", &sample(), "--context", "{not json"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a JSON object"));
+}
+
+#[test]
+fn every_reading_command_accepts_the_signed_publication_and_says_what_was_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let ok = |args: &[&str]| {
+        let out = litegate(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    ok(&[
+        "keygen",
+        "--key-id",
+        "release-2026",
+        "--private",
+        &path("release.key"),
+        "--public",
+        &path("release.pub"),
+    ]);
+    ok(&[
+        "keygen",
+        "--private",
+        &path("other.key"),
+        "--public",
+        &path("other.pub"),
+    ]);
+    let signed = path("rollout.signed.json");
+    ok(&[
+        "sign",
+        "--key",
+        &path("release.key"),
+        "--out",
+        &signed,
+        &sample(),
+    ]);
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let plain = ok(&["validate", &sample()]);
+    assert!(stderr(&plain).contains("unsigned document"), "{plain:?}");
+    let unchecked = ok(&["validate", &signed]);
+    assert!(
+        stderr(&unchecked).contains("signed by release-2026; signature NOT checked"),
+        "{unchecked:?}"
+    );
+    let checked = ok(&["validate", &signed, "--pubkey", &path("release.pub")]);
+    assert!(stderr(&checked).contains("signature checked: it holds"));
+    let wrong = litegate(&["validate", &signed, "--pubkey", &path("other.pub")]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("signature does not hold"),
+        "{wrong:?}"
+    );
+
+    let ctx = r#"{"targeting_key":"qa-alice","os":"android","os_version":"14"}"#;
+    let from_plain = ok(&["eval", "--config", &sample(), "--context", ctx]);
+    let from_signed = ok(&[
+        "eval",
+        "--config",
+        &signed,
+        "--pubkey",
+        &path("release.pub"),
+        "--context",
+        ctx,
+    ]);
+    assert_eq!(from_plain.stdout, from_signed.stdout);
+    let bucket = ok(&[
+        "bucket",
+        "--config",
+        &signed,
+        "--flag",
+        "face_model_v2",
+        "--id",
+        "user-1",
+    ]);
+    assert!(!bucket.stdout.is_empty());
+}
