@@ -325,7 +325,7 @@ fn kotlin_tests(generated: &Generated) -> Result<()> {
         &[root().join("bindings/kotlin/src/test/kotlin")],
         &classes,
     )?;
-    run(java(generated, &classes).args([
+    crate::tally::run_counted(java(generated, &classes).args([
         "org.junit.platform.console.ConsoleLauncher",
         "--disable-banner",
         "--disable-ansi-colors",

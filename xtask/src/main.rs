@@ -15,6 +15,7 @@ use std::process::Command;
 mod bindings;
 mod runtimes;
 mod setup;
+mod tally;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,9 +61,26 @@ fn cargo() -> Command {
 
 fn test() -> Result<()> {
     setup::all()?;
-    run(cargo().args(["test", "--workspace", "--all-targets", "--no-fail-fast"]))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
-    bindings::test()?;
+    // Every suite runs even when an earlier one fails, so the closing line
+    // counts them all.
+    let results = [
+        tally::run_counted(cargo().args([
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--no-fail-fast",
+        ])),
+        tally::run_counted(cargo().args(["test", "--workspace", "--doc"])),
+        bindings::test(),
+    ];
+    let total = tally::total();
+    println!("{}", total.line());
+    for result in results {
+        result?;
+    }
+    if total.passed == 0 {
+        bail!("no test ran");
+    }
     Ok(())
 }
 
