@@ -98,13 +98,18 @@ fn ci() -> Result<()> {
 }
 
 fn demo(rest: &[String]) -> Result<()> {
-    setup::all()?;
+    // The demo needs the inference runtimes and the face detector, not the
+    // JVM, apt or tree-sitter tools of the binding tests.
+    runtimes::install()?;
+    eprintln!(
+        "building the demo app and the `litegate` CLI (release profile; about 10 minutes \
+         on a fresh 2-core machine, seconds once built)..."
+    );
     // The demo calls the `litegate` CLI for the fleet decision, so both are
     // built into the same directory.
     run(cargo().args([
         "build",
         "--release",
-        "--quiet",
         "-p",
         "litegate-cli",
         "-p",

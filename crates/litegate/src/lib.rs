@@ -32,6 +32,7 @@
 pub mod client;
 pub mod config;
 pub mod delivery;
+pub mod display;
 pub mod eval;
 pub mod guardrails;
 pub mod inference;

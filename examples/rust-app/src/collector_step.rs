@@ -64,8 +64,18 @@ pub fn run(client: &Client, collector: &Loopback) -> Result<(), String> {
         println!("  events     {name:<40} {n:>8}");
     }
     println!(
-        "pipeline: {} delivered batches, dropped by reason {:?}",
-        stats.delivered_batches, stats.dropped
+        "pipeline: {} delivered batches, dropped by reason: {}",
+        stats.delivered_batches,
+        if stats.dropped.is_empty() {
+            "none".to_owned()
+        } else {
+            stats
+                .dropped
+                .iter()
+                .map(|(reason, n)| format!("{} {n}", reason.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
     if counters.is_empty() || events.is_empty() {
         return Err("the collector received no metrics or no events".into());

@@ -5,6 +5,7 @@
 use crate::loopback::Loopback;
 use litegate::delivery::envelope;
 use litegate::delivery::keys::PrivateKeyFile;
+use litegate::display::optional;
 use litegate::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,8 +42,10 @@ pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(),
         .map_err(|e| format!("first fetch: {e}"))?;
     let status = client.status();
     println!(
-        "started from the bundled config (version 12), now on version {:?} from {:?}, signed by key `{}`",
-        status.config_version, status.config_source, key.key_id
+        "now on version {} from the {} source, signed by key `{}`",
+        optional(status.config_version),
+        optional(status.config_source),
+        key.key_id
     );
     if status.config_version != Some(13) {
         return Err("the remote version 13 was not applied".into());
@@ -58,8 +61,10 @@ pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(),
     let seen = fired.clone();
     client.on_flag_change("litert_gpu_backend", move |change| {
         println!(
-            "  listener: config {:?} -> {} changed {:?}",
-            change.old_version, change.new_version, change.changed_flags
+            "  listener: config {} -> {} changed {}",
+            optional(change.old_version),
+            change.new_version,
+            change.changed_flags.join(", ")
         );
         seen.fetch_add(1, Ordering::SeqCst);
     });
@@ -80,7 +85,7 @@ pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(),
     })?;
     let after = client.bool_details("litert_gpu_backend", true, None);
     println!(
-        "kill switch published as v14: applied on the device after {} ms, litert_gpu_backend = {} ({:?})",
+        "kill switch published as v14: applied on the device after {} ms, litert_gpu_backend = {} ({})",
         took.as_millis(),
         after.value,
         after.reason
@@ -107,14 +112,14 @@ pub fn run(client: &Client, host: &Loopback, key: &PrivateKeyFile) -> Result<(),
     })?;
     let status = client.status();
     println!(
-        "tampered v15 refused: {}; still on version {:?}",
+        "tampered v15 refused: {}; still on version {}",
         status
             .delivery
             .last_rejection
             .as_ref()
             .map(|r| r.rejection.to_string())
             .unwrap_or_default(),
-        status.config_version
+        optional(status.config_version)
     );
     if status.config_version != Some(14) {
         return Err("the tampered document replaced the good one".into());

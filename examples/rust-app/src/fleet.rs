@@ -159,7 +159,7 @@ pub fn run(client: &Client, users: usize) -> Result<(), String> {
         .as_ref()
         .ok_or("face_model_v2 has no rollout")?;
     println!(
-        "\n  phased rollout of face_model_v2 (state {:?}):",
+        "\n  phased rollout of face_model_v2 (state: {}):",
         rollout.state
     );
     println!("    (share of users without beta opt-in; devices failing litert_enabled stay on v1)");

@@ -53,7 +53,7 @@ pub fn run(
 ) -> Result<(), String> {
     let before = client.string_details("face_model_v2", "none", None);
     println!(
-        "this device serves face_model_v2 = {} ({:?})",
+        "this device serves face_model_v2 = {} ({})",
         before.value, before.reason
     );
 
@@ -92,7 +92,10 @@ pub fn run(
         after.reason.kind()
     );
 
-    // The fleet view: release engineering asks the CLI for a decision.
+    // The fleet view: release engineering asks the CLI for a decision. The
+    // files stay after the demo so the printed commands can be rerun as is.
+    let work = work.join("rollout");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let config_path = work.join("rollout-v14.json");
     let current = crate::delivery_step::document(14, |v| {
         v["flags"]["litert_gpu_backend"]["kill_switch"] = serde_json::json!({"active": true, "reason": "GPU delegate corrupts output on Mali-G57 (INC-412)"});
@@ -124,11 +127,7 @@ pub fn run(
                 &snap,
             ],
         )?;
-        println!(
-            "$ litegate rollout decide --config {} --flag face_model_v2 --metrics {}",
-            short(&cfg),
-            short(&snap)
-        );
+        println!("$ litegate rollout decide --config {cfg} --flag face_model_v2 --metrics {snap}");
         for line in text.lines() {
             println!("  {line}");
         }
@@ -157,7 +156,9 @@ pub fn run(
                 &out,
             ],
         )?;
-        println!("$ litegate rollout rollback --flag face_model_v2 --reason '{reason}' --key release.key");
+        println!(
+            "$ litegate rollout rollback --config {cfg} --flag face_model_v2 --actor release-bot --reason '{reason}' --key {keyf} --out {out}"
+        );
         println!("  {}", text.trim());
         if code != 0 {
             return Err(format!("rollback refused (exit {code})"));
@@ -173,11 +174,11 @@ pub fn run(
         let decision = rollout::decide(&raw, "face_model_v2", &snapshot, litegate::eval::now_ms())
             .map_err(|e| e.to_string())?;
         for c in &decision.checks {
-            println!("  {:<24} {:?}: {}", c.name, c.verdict, c.message);
+            println!("  {:<24} {}: {}", c.name, c.verdict, c.message);
         }
         if decision.verdict != Verdict::Rollback {
             return Err(format!(
-                "expected a rollback decision, got {:?}",
+                "expected a rollback decision, got {}",
                 decision.verdict
             ));
         }
@@ -197,9 +198,21 @@ pub fn run(
     host.publish(published, "\"v15\"");
     client.refresh();
     let start = Instant::now();
-    while client.status().config_version != Some(15) {
+    // Wait for the state this step asserts: v15 installed AND the local trip
+    // lifted (the newer version lifts it on the SDK's thread just after the
+    // install, so reading right after the version changes can race it).
+    let lifted = || {
+        client.status().config_version == Some(15)
+            && client
+                .guardrail_trips()
+                .iter()
+                .all(|t| t.flag.as_deref() != Some("face_model_v2"))
+    };
+    while !lifted() {
         if start.elapsed() > Duration::from_secs(10) {
-            return Err("the rolled-back config did not reach the device".into());
+            return Err(
+                "the rolled-back config did not reach the device, or did not lift the trip".into(),
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -207,7 +220,7 @@ pub fn run(
     let state = doc
         .ready_flag("face_model_v2")
         .and_then(|f| f.rollout.as_ref())
-        .map(|r| format!("{:?}", r.state))
+        .map(|r| r.state.to_string())
         .unwrap_or_default();
     let now = client.string_details("face_model_v2", "none", None);
     println!(
@@ -215,9 +228,8 @@ pub fn run(
         now.value,
         now.reason.kind()
     );
+    if matches!(now.reason, litegate::eval::Reason::Guardrail { .. }) {
+        return Err("face_model_v2 is still disabled by the guardrail after v15".into());
+    }
     Ok(())
-}
-
-fn short(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
 }

@@ -51,14 +51,14 @@ pub fn run(client: &Client) -> Result<(), String> {
     );
     for f in model.runner().fallbacks() {
         println!(
-            "  tried {:<3} alone: {:?} failed: {}",
+            "  tried {:<3} alone: {} failed: {}",
             f.accelerator.as_str(),
             f.stage,
             f.error
         );
     }
     for (accel, why) in model.runner().skipped() {
-        println!("  skipped {}: {why:?}", accel.as_str());
+        println!("  skipped {}: {why}", accel.as_str());
     }
     let outcome = client
         .run_model(&model, &[image()], Some(&CloudDetector))
@@ -92,7 +92,7 @@ pub fn run(client: &Client) -> Result<(), String> {
         .runner()
         .skipped()
         .iter()
-        .map(|(a, why)| format!("{} ({why:?})", a.as_str()))
+        .map(|(a, why)| format!("{} ({why})", a.as_str()))
         .collect();
     println!("loaded again: skipped {}", remembered.join(", "));
 

@@ -12,6 +12,7 @@ mod inference_step;
 mod loopback;
 
 use litegate::delivery::keys::PrivateKeyFile;
+use litegate::display::optional;
 use litegate::{Client, ClientConfig};
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ fn run() -> Result<(), String> {
     );
     let storage = std::env::temp_dir().join(format!("litegate-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&storage);
+    // The rollout files of step 4 outlive the demo, so its printed commands
+    // can be copied and run.
+    let rollout_dir = std::env::temp_dir().join("litegate-demo");
 
     let mut config = ClientConfig::new("dev.litegate.demo", "production");
     config.bootstrap = Some(ROLLOUT.to_vec());
@@ -47,11 +51,16 @@ fn run() -> Result<(), String> {
     config.default_context = fleet::qa_device(1);
     let started = std::time::Instant::now();
     let client = Client::start(config).map_err(|e| format!("client failed to start: {e}"))?;
+    // The version and source of the very document this first read used: the
+    // background fetch may install the host's newer one a moment later.
+    let first_doc = client.document();
     let first = client.bool_details("litert_enabled", false, None);
+    let elapsed = started.elapsed();
     println!(
-        "client started and answered its first flag in {:.2} ms, from the bundled config (version {:?}): litert_enabled = {}",
-        started.elapsed().as_secs_f64() * 1000.0,
-        client.status().config_version,
+        "client started and answered its first flag in {:.2} ms, from the {} config (version {}): litert_enabled = {}",
+        elapsed.as_secs_f64() * 1000.0,
+        client.status().config_source.map_or("no", |s| s.as_str()),
+        optional(first_doc.map(|d| d.version)),
         first.value
     );
 
@@ -77,14 +86,14 @@ fn run() -> Result<(), String> {
     );
     step(
         "4. Guardrails: fault injected, local trip, fleet rollback",
-        &mut || guardrail_step::run(&client, &host, &key, &storage),
+        &mut || guardrail_step::run(&client, &host, &key, &rollout_dir),
     );
     step("5. Metrics: what the OTLP collector received", &mut || {
         collector_step::run(&client, &host)
     });
 
     let outcome = client.shutdown(Duration::from_secs(10));
-    println!("\nclient shut down: {outcome:?}");
+    println!("\nclient shut down: {outcome}");
     let _ = std::fs::remove_dir_all(&storage);
     if failures.is_empty() {
         println!("demo finished: every step behaved as expected");
