@@ -41,3 +41,9 @@ pub mod rollout;
 pub mod runtime;
 
 pub use client::{Client, ClientConfig, ClientError};
+
+/// The README, so that `cargo test --doc` compiles its Rust quickstart as
+/// written and it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeQuickstart;
