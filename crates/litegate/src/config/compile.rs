@@ -696,8 +696,27 @@ fn compile_flag(
             };
             let serve = w_required(w, rm, "serve", &ip)
                 .and_then(|s| compile_serve(w, s, &ip.field("serve"), &ctx));
+            let fall_through = w.optional_bool(rm, "fall_through", &ip, false);
+            if fall_through
+                && serve
+                    .as_ref()
+                    .is_some_and(|s| !matches!(s, Serve::Percentage { .. } | Serve::Phased { .. }))
+            {
+                w.problem(
+                    ip.field("fall_through"),
+                    ProblemKind::Invalid(
+                        "only a percentage or phased serve leaves contexts out to fall through"
+                            .into(),
+                    ),
+                );
+            }
             if let (Some(clauses), Some(serve)) = (clauses, serve) {
-                rules.push(Rule { id, clauses, serve });
+                rules.push(Rule {
+                    id,
+                    clauses,
+                    serve,
+                    fall_through,
+                });
             }
         }
     }
@@ -1004,20 +1023,35 @@ fn compile_clause(
     let case_insensitive = w.optional_bool(m, "case_insensitive", path, false);
     let vp = path.field("values");
     let max = w.limits.max_clause_values;
-    let values_raw = w_required(w, m, "values", path)?;
-    let values = w.array(values_raw, &vp, max, "clause values")?;
     let (base, negated) = match op_name.strip_prefix("not_") {
         Some(rest)
             if matches!(
                 rest,
-                "in" | "in_segment" | "in_cidr" | "contains" | "matches"
+                "in" | "in_segment"
+                    | "in_cidr"
+                    | "contains"
+                    | "matches"
+                    | "contains_any"
+                    | "contains_all"
+                    | "equals"
             ) =>
         {
             (rest, true)
         }
-        _ => (op_name, false),
+        _ => match op_name {
+            "absent" => ("present", true),
+            other => (other, false),
+        },
     };
     negate ^= negated;
+    // `present` / `absent` compare nothing: their values may be left out.
+    let values: &[Value] = match (base, m.get("values")) {
+        ("present", None) => &[],
+        _ => {
+            let values_raw = w_required(w, m, "values", path)?;
+            w.array(values_raw, &vp, max, "clause values")?
+        }
+    };
     let attribute = if base == "in_segment" {
         AttrRef::TargetingKey
     } else {
@@ -1113,7 +1147,49 @@ fn compile_clause(
             }
             Op::In(set)
         }
+        "equals" if values.iter().any(|x| matches!(x, Value::Array(_))) => {
+            let mut lists = Vec::with_capacity(values.len());
+            for (i, x) in values.iter().enumerate() {
+                let p = vp.index(i);
+                let Value::Array(items) = x else {
+                    w.problem(
+                        p,
+                        ProblemKind::WrongType {
+                            expected: "a list (every value of a list equality is a list)",
+                        },
+                    );
+                    return None;
+                };
+                if items.len() > max {
+                    w.array(x, &p, max, "list values");
+                    return None;
+                }
+                lists.push(scalars(w, items, &p, case_insensitive)?);
+            }
+            Op::ListEquals(lists)
+        }
         "equals" => Op::Equals(strings(w, case_insensitive)?),
+        "present" => {
+            if !values.is_empty() {
+                w.problem(
+                    vp,
+                    ProblemKind::Invalid("`present` and `absent` take no values".into()),
+                );
+                return None;
+            }
+            Op::Present
+        }
+        "str_lt" => Op::StrOrder(NumCmp::Lt, strings(w, case_insensitive)?),
+        "str_lte" => Op::StrOrder(NumCmp::Lte, strings(w, case_insensitive)?),
+        "str_gt" => Op::StrOrder(NumCmp::Gt, strings(w, case_insensitive)?),
+        "str_gte" => Op::StrOrder(NumCmp::Gte, strings(w, case_insensitive)?),
+        "len_eq" => Op::Length(NumCmp::Eq, numbers(w)?),
+        "len_lt" => Op::Length(NumCmp::Lt, numbers(w)?),
+        "len_lte" => Op::Length(NumCmp::Lte, numbers(w)?),
+        "len_gt" => Op::Length(NumCmp::Gt, numbers(w)?),
+        "len_gte" => Op::Length(NumCmp::Gte, numbers(w)?),
+        "contains_any" => Op::ContainsAny(scalars(w, values, &vp, case_insensitive)?),
+        "contains_all" => Op::ContainsAll(scalars(w, values, &vp, case_insensitive)?),
         "contains" => Op::Contains(strings(w, case_insensitive)?),
         "starts_with" => Op::StartsWith(strings(w, case_insensitive)?),
         "ends_with" => Op::EndsWith(strings(w, case_insensitive)?),
@@ -1211,6 +1287,46 @@ fn compile_clause(
         negate,
         case_insensitive,
     })
+}
+
+/// Strings, numbers and bools of a list operator's values (strings
+/// lower-cased when `fold`).
+fn scalars(w: &mut Walker, values: &[Value], path: &Path<'_>, fold: bool) -> Option<Vec<Scalar>> {
+    let mut out = Vec::with_capacity(values.len());
+    for (i, x) in values.iter().enumerate() {
+        let p = path.index(i);
+        out.push(match x {
+            Value::String(_) => {
+                let s = w.string(x, &p)?;
+                Scalar::Str(if fold {
+                    Box::from(s.to_lowercase())
+                } else {
+                    Box::from(s)
+                })
+            }
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if f.is_finite() => Scalar::Num(f),
+                _ => {
+                    w.problem(p, ProblemKind::InvalidNumber(format!("{n:?}")));
+                    return None;
+                }
+            },
+            _ => {
+                // Contexts carry no objects or nested lists, so such a
+                // value could never be equal to an attribute.
+                w.problem(
+                    p,
+                    ProblemKind::WrongType {
+                        expected:
+                            "a string, number or bool (contexts hold no objects or nested lists)",
+                    },
+                );
+                return None;
+            }
+        });
+    }
+    Some(out)
 }
 
 /// Parses `addr/prefix` (a bare address means a single host).

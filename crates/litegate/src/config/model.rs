@@ -230,6 +230,33 @@ pub enum Op {
     InCidr(Vec<Cidr>),
     /// The context is in any of these segments (indices into the document's).
     InSegment(Vec<usize>),
+    /// The attribute is set in the context, whatever its value (`present`;
+    /// `absent` is its negation, and unlike other negated clauses it holds
+    /// for a missing attribute).
+    Present,
+    /// String ordering by Unicode code point against any of the values.
+    StrOrder(NumCmp, Vec<Box<str>>),
+    /// The attribute is a list whose length compares with any of the values.
+    Length(NumCmp, Vec<f64>),
+    /// The attribute is a list holding at least one of the values.
+    ContainsAny(Vec<Scalar>),
+    /// The attribute is a list holding every one of the values.
+    ContainsAll(Vec<Scalar>),
+    /// The attribute is a list equal, element by element and in order, to
+    /// one of these lists.
+    ListEquals(Vec<Vec<Scalar>>),
+}
+
+/// One string, number or bool from a clause's values, for list operators.
+/// Strings are lower-cased for case-insensitive clauses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Text.
+    Str(Box<str>),
+    /// A finite number.
+    Num(f64),
+    /// A bool.
+    Bool(bool),
 }
 
 /// A numeric or SemVer comparison.
@@ -278,6 +305,11 @@ pub struct Rule {
     pub clauses: Vec<Clause>,
     /// What the rule serves when it matches.
     pub serve: Serve,
+    /// Contexts that match but fall outside the serve's percentage (or the
+    /// phase reached) go on to the next rule instead of getting the serve's
+    /// `otherwise` variation: the Unleash-style "strategies are ORed" model.
+    /// Only percentage and phased serves can fall through.
+    pub fall_through: bool,
 }
 
 /// Explicit ids served one variation.

@@ -1,7 +1,7 @@
 //! Clause matching: one operator against one attribute view, no allocation.
 
 use super::context::{AttrView, Context};
-use crate::config::{Cidr, Clause, Document, NumCmp, Op, Segment};
+use crate::config::{Cidr, Clause, Document, NumCmp, Op, Scalar, Segment};
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
@@ -13,6 +13,11 @@ pub(crate) fn clause_matches(doc: &Document, clause: &Clause, ctx: &Context, now
             .iter()
             .any(|&i| segment_contains(doc, &doc.segments[i], ctx, now_ms));
         return inside != clause.negate;
+    }
+    if let Op::Present = clause.op {
+        // The one clause about presence itself: `absent` holds for a
+        // missing attribute.
+        return ctx.get(&clause.attribute).is_some() != clause.negate;
     }
     let Some(view) = ctx.get(&clause.attribute) else {
         return false;
@@ -41,6 +46,9 @@ pub(crate) fn segment_contains(doc: &Document, seg: &Segment, ctx: &Context, now
 
 /// `Some(result)` when the attribute has a type the operator can compare.
 fn view_matches(clause: &Clause, view: AttrView<'_>) -> Option<bool> {
+    if let Some(result) = list_op_matches(clause, view) {
+        return result;
+    }
     match view {
         AttrView::List(items) => {
             any_of(items.iter().map(|i| view_matches(clause, AttrView::of(i))))
@@ -52,9 +60,74 @@ fn view_matches(clause: &Clause, view: AttrView<'_>) -> Option<bool> {
     }
 }
 
+/// The operators about a list as a whole (length, contains any / all, list
+/// equality): `None` for the other operators, `Some(None)` when the
+/// attribute is not a list.
+fn list_op_matches(clause: &Clause, view: AttrView<'_>) -> Option<Option<bool>> {
+    let ci = clause.case_insensitive;
+    let (len, has): (usize, &dyn Fn(&Scalar) -> bool) = match view {
+        AttrView::List(items) => (items.len(), &move |x| {
+            items.iter().any(|i| scalar_eq(x, AttrView::of(i), ci))
+        }),
+        AttrView::StrList(items) => (items.len(), &move |x| {
+            items.iter().any(|i| scalar_eq(x, AttrView::Str(i), ci))
+        }),
+        _ => {
+            return matches!(
+                clause.op,
+                Op::Length(..) | Op::ContainsAny(_) | Op::ContainsAll(_) | Op::ListEquals(_)
+            )
+            .then_some(None)
+        }
+    };
+    Some(Some(match &clause.op {
+        Op::Length(cmp, values) => values
+            .iter()
+            .any(|v| compare((len as f64).partial_cmp(v), *cmp)),
+        Op::ContainsAny(values) => values.iter().any(has),
+        Op::ContainsAll(values) => values.iter().all(has),
+        Op::ListEquals(lists) => lists.iter().any(|list| {
+            list.len() == len
+                && match view {
+                    AttrView::List(items) => list
+                        .iter()
+                        .zip(items)
+                        .all(|(x, i)| scalar_eq(x, AttrView::of(i), ci)),
+                    AttrView::StrList(items) => list
+                        .iter()
+                        .zip(items)
+                        .all(|(x, i)| scalar_eq(x, AttrView::Str(i), ci)),
+                    _ => false,
+                }
+        }),
+        _ => return None,
+    }))
+}
+
+/// Whether a clause value equals one list element: same type, no coercion.
+fn scalar_eq(value: &Scalar, item: AttrView<'_>, ci: bool) -> bool {
+    match (value, item) {
+        (Scalar::Str(v), AttrView::Str(s) | AttrView::Version(s, _)) => {
+            if ci {
+                eq_folded(s, v)
+            } else {
+                s == &**v
+            }
+        }
+        (Scalar::Num(v), AttrView::Num(n)) => n == *v,
+        (Scalar::Bool(v), AttrView::Bool(b)) => b == *v,
+        _ => false,
+    }
+}
+
 /// A list matches if any element matches; it is a mismatch only if no
-/// element could be compared at all.
+/// element could be compared at all. An empty list is a present value that
+/// holds nothing: no element matches, so `in` is false and `not_in` true.
 fn any_of(results: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut results = results.peekable();
+    if results.peek().is_none() {
+        return Some(false);
+    }
     let mut seen = None;
     for r in results {
         match r {
@@ -148,7 +221,24 @@ fn scalar_matches(clause: &Clause, view: AttrView<'_>) -> Option<bool> {
             let addr: IpAddr = as_text(view)?.parse().ok()?;
             Some(nets.iter().any(|n| cidr_contains(n, addr)))
         }
-        Op::InSegment(_) => None,
+        Op::StrOrder(cmp, values) => as_text(view).map(|s| {
+            values.iter().any(|v| {
+                let ord = if ci {
+                    lower(s).cmp(v.chars())
+                } else {
+                    // `str`'s order is byte order, which for UTF-8 is code
+                    // point order.
+                    s.cmp(v)
+                };
+                compare(Some(ord), *cmp)
+            })
+        }),
+        Op::InSegment(_)
+        | Op::Present
+        | Op::Length(..)
+        | Op::ContainsAny(_)
+        | Op::ContainsAll(_)
+        | Op::ListEquals(_) => None,
     }
 }
 

@@ -376,6 +376,9 @@ impl<'a> Evaluator<'a> {
                 .all(|c| clause::clause_matches(doc, c, ctx, self.now_ms))
             {
                 let (variation, bucket) = self.serve(flag, &rule.serve, ctx);
+                if rule.fall_through && !self.inside(flag, &rule.serve, bucket) {
+                    continue;
+                }
                 return done(variation, ReasonRef::RuleMatch(&rule.id), bucket);
             }
         }
@@ -386,6 +389,22 @@ impl<'a> Evaluator<'a> {
             ReasonRef::Split
         };
         done(variation, reason, bucket)
+    }
+
+    /// Whether a percentage or phased serve placed the context inside its
+    /// percentage (other serves always do), given the bucket `serve` found.
+    fn inside(&self, flag: &Flag, serve: &Serve, bucket: Option<u32>) -> bool {
+        match serve {
+            Serve::Percentage { buckets, .. } => bucket.is_some_and(|b| b < *buckets),
+            Serve::Phased { .. } => {
+                let inside = flag
+                    .rollout
+                    .as_ref()
+                    .map_or(0, |r| r.buckets_at(self.now_ms));
+                bucket.is_some_and(|b| b < inside)
+            }
+            Serve::Variation(_) | Serve::Split { .. } => true,
+        }
     }
 
     /// The variation a serve picks, and the bucket when it bucketed. A
