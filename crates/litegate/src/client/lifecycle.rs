@@ -40,12 +40,18 @@ impl Client {
         self.shared.delivery.refresh();
     }
 
-    /// Persists and uploads pending metrics, waiting at most `timeout`.
+    /// Persists and uploads pending metrics, waiting at most `timeout`, and
+    /// returns the stats once everything queued was delivered.
     ///
     /// # Errors
-    /// [`MetricsError`] when the pipeline is stopped or the wait timed out.
+    /// [`MetricsError::NotDelivered`] when a metrics endpoint is configured
+    /// and batches are still queued afterwards (the collector is down or
+    /// refusing; they stay persisted and are uploaded later), with what was
+    /// delivered and what is queued; [`MetricsError::Timeout`] or
+    /// [`MetricsError::ShutDown`] when the pipeline did not answer.
     pub fn flush(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
-        self.shared.metrics.flush_blocking(timeout)
+        let stats = self.shared.metrics.flush_blocking(timeout)?;
+        require_delivered(self.shared.config.metrics_endpoint.is_some(), stats)
     }
 
     /// Stops the client: a final metrics upload and persistence within
@@ -84,4 +90,23 @@ impl Client {
             .collect(),
         }
     }
+}
+
+/// A flush's stats as its result: `Err(NotDelivered)` when an endpoint is
+/// configured and batches are still queued, so a `?` caller sees it.
+/// Without an endpoint nothing is ever uploaded, so nothing is owed.
+pub(crate) fn require_delivered(
+    uploads: bool,
+    stats: MetricsStats,
+) -> Result<MetricsStats, MetricsError> {
+    // Events recorded after the flush's cut are not owed by this flush.
+    if uploads && stats.queued_batches > 0 {
+        return Err(MetricsError::NotDelivered {
+            delivered_batches: stats.delivered_batches,
+            queued_batches: stats.queued_batches,
+            queued_bytes: stats.queued_bytes,
+            pending_events: stats.pending_events,
+        });
+    }
+    Ok(stats)
 }

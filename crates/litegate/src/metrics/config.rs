@@ -170,4 +170,21 @@ pub enum MetricsError {
     /// Encoding a batch failed.
     #[error("cannot encode a metrics batch: {0}")]
     Encode(#[from] serde_json::Error),
+    /// A flush ended with data still queued: the collector is down, slow or
+    /// refusing. Nothing is lost: it stays persisted and is uploaded later.
+    #[error(
+        "metrics not delivered: {queued_batches} batch(es) ({queued_bytes} bytes) and \
+         {pending_events} event(s) still queued after {delivered_batches} batch(es) delivered \
+         in this process; they stay persisted for a later upload"
+    )]
+    NotDelivered {
+        /// Batches delivered by this process so far.
+        delivered_batches: u64,
+        /// Batches still waiting for upload.
+        queued_batches: u64,
+        /// Their approximate size in bytes.
+        queued_bytes: u64,
+        /// Events recorded but not yet cut into a batch.
+        pending_events: u64,
+    },
 }

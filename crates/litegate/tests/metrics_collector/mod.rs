@@ -121,6 +121,11 @@ impl Collector {
         }
     }
 
+    /// Drops what is left of the script: every later request gets 200.
+    pub fn clear_script(&self) {
+        lock(&self.state).script.clear();
+    }
+
     pub fn received(&self) -> Vec<Received> {
         lock(&self.state).received.clone()
     }
