@@ -1,7 +1,7 @@
 //! The fleet simulation: deterministic for a seed, and the local guardrail
 //! trips long before 1% of users have seen a failure.
 
-use litegate::rollout::simulate::{simulate, Fault, SimConfig};
+use litegate::rollout::simulate::{simulate, Arm, Fault, SimConfig};
 use serde_json::{json, Value};
 
 /// The seeds' plan (alpha 1%, beta 10%, limited 25%, extended 50%, full)
@@ -129,9 +129,28 @@ fn fault_specs_are_parsed_or_refused_clearly() {
         Fault::parse("error:rate=0.08,device=pixel-7").unwrap(),
         Fault::Error {
             rate: 0.08,
-            device: Some("pixel-7".into())
+            device: Some("pixel-7".into()),
+            arm: Arm::Treatment,
         }
     );
+    assert_eq!(
+        Fault::parse("error:rate=0.05,arm=both").unwrap(),
+        Fault::Error {
+            rate: 0.05,
+            device: None,
+            arm: Arm::Both,
+        }
+    );
+    assert_eq!(
+        Fault::parse("latency:factor=1.2").unwrap(),
+        Fault::Latency { factor: 1.2 }
+    );
+    assert!(Fault::parse("error:rate=0.05,arm=all")
+        .unwrap_err()
+        .contains("arm=all"));
+    assert!(Fault::parse("latency:factor=0")
+        .unwrap_err()
+        .contains("between"));
     assert_eq!(
         Fault::parse("gpu-fail").unwrap(),
         Fault::GpuFail { device: None }

@@ -3,7 +3,7 @@
 //! arms are identical), so this measures the false-rollback rate of the
 //! decision as a watch loop uses it.
 
-use super::{simulate, SimConfig};
+use super::{simulate, Arm, Fault, SimConfig};
 use crate::rollout::RolloutError;
 use serde::Serialize;
 
@@ -15,7 +15,8 @@ pub const MAX_SEEDS: u32 = 10_000;
 pub struct SeedsReport {
     /// Seeds run (`seed`, `seed + 1`, ...).
     pub seeds: u32,
-    /// Whether faults were injected; without, every rollback is a mistake.
+    /// Whether a fault sets the arms apart; without one (no faults, or only
+    /// `arm=both` baselines), every rollback is a mistake.
     pub faulty: bool,
     /// Runs in which the fleet decision rolled back at least once.
     pub runs_rolled_back: u32,
@@ -102,7 +103,10 @@ pub fn simulate_seeds(
     }
     let mut out = SeedsReport {
         seeds,
-        faulty: !cfg.faults.is_empty(),
+        faulty: cfg
+            .faults
+            .iter()
+            .any(|f| !matches!(f, Fault::Error { arm: Arm::Both, .. })),
         runs_rolled_back: 0,
         phases_rolled_back: 0,
         phases_judged: 0,
