@@ -331,7 +331,7 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<ExitCode> {
                 );
                 if d.tests > 0 {
                     println!(
-                        "  sequential tests: {} sharing alpha {} (each at {:.2e}), valid at any number of looks",
+                        "  sequential tests: {} sharing alpha {:.3} (each at {:.2e}), valid at any number of looks",
                         d.tests,
                         d.alpha,
                         d.alpha / f64::from(d.tests)

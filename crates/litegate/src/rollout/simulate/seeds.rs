@@ -59,7 +59,7 @@ impl SeedsReport {
             )
         } else {
             format!(
-                "healthy fleet (no faults): {} of {} runs rolled back by mistake ({share:.1}%); {} of {} healthy phases rolled back; {} looks\n",
+                "healthy fleet (no fault sets the arms apart): {} of {} runs rolled back by mistake ({share:.1}%); {} of {} healthy phases rolled back; {} looks\n",
                 self.runs_rolled_back,
                 self.seeds,
                 self.phases_rolled_back,
