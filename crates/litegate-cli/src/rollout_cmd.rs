@@ -324,11 +324,19 @@ pub fn run(args: &RolloutArgs) -> anyhow::Result<ExitCode> {
                     },
                     d.phase.as_deref().unwrap_or("-"),
                     if d.srm_blocked {
-                        " (blocked by sample ratio mismatch)"
+                        " (sample ratio mismatch: arms not compared)"
                     } else {
                         ""
                     }
                 );
+                if d.tests > 0 {
+                    println!(
+                        "  sequential tests: {} sharing alpha {:.3} (each at {:.2e}), valid at any number of looks",
+                        d.tests,
+                        d.alpha,
+                        d.alpha / f64::from(d.tests)
+                    );
+                }
                 for c in &d.checks {
                     let tag = match c.verdict {
                         Verdict::Advance => "ok  ",

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Args;
-use litegate::rollout::simulate::{simulate, Fault, SimConfig};
+use litegate::rollout::simulate::{simulate, simulate_seeds, Fault, SimConfig, MAX_SEEDS};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +29,11 @@ pub struct SimulateArgs {
     /// The random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Run this many seeds (from --seed on) and report how often the fleet
+    /// decision rolled back and how fast; without --fault, every rollback
+    /// is a mistake (at most 10000).
+    #[arg(long)]
+    pub seeds: Option<u32>,
     /// Write the chart (SVG) here.
     #[arg(long)]
     pub chart: Option<PathBuf>,
@@ -51,6 +56,18 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     for f in &args.fault {
         cfg.faults
             .push(Fault::parse(f).map_err(anyhow::Error::msg)?);
+    }
+    if let Some(n) = args.seeds {
+        if n == 0 || n > MAX_SEEDS {
+            anyhow::bail!("--seeds must be between 1 and {MAX_SEEDS}");
+        }
+        let summary = simulate_seeds(&raw, &cfg, n)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            print!("{}", summary.summary());
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let report = simulate(&raw, &cfg)?;
     if args.json {

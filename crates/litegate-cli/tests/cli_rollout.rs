@@ -109,7 +109,9 @@ fn signed_rollout_operations_and_decisions() {
     );
 
     // decide: a healthy treatment at the limited phase advances (exit 0), a
-    // failing one rolls back (exit 4).
+    // failing one rolls back (exit 4), one without the latency its criteria
+    // name holds (exit 3) and says so.
+    let docs_snapshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/rollout-snapshot.json");
     let snapshot = |v2_errors: u64| {
         serde_json::json!({"format": 1, "flags": {"face_model_v2": {"variations": {
             "v1": {"users": 15_000, "runs": 150_000, "errors": 1_500, "sessions": 30_000, "crashes": 30},
@@ -117,7 +119,7 @@ fn signed_rollout_operations_and_decisions() {
     };
     let fresh = p("fresh.json");
     std::fs::copy(sample(), &fresh).unwrap();
-    std::fs::write(p("good.json"), snapshot(480).to_string()).unwrap();
+    std::fs::write(p("no-latency.json"), snapshot(480).to_string()).unwrap();
     std::fs::write(p("bad.json"), snapshot(4_000).to_string()).unwrap();
     let decide = |snap: &str| {
         litegate(&[
@@ -133,9 +135,72 @@ fn signed_rollout_operations_and_decisions() {
             "2026-11-22T00:00:00Z",
         ])
     };
-    let good = decide(&p("good.json"));
+    let good = decide(docs_snapshot.to_str().unwrap());
     assert_eq!(good.status.code(), Some(0), "{}", text(&good));
     let bad = decide(&p("bad.json"));
     assert_eq!(bad.status.code(), Some(4), "{}", text(&bad));
     assert!(text(&bad).contains("max_error_rate"), "{}", text(&bad));
+    let blind = decide(&p("no-latency.json"));
+    assert_eq!(blind.status.code(), Some(3), "{}", text(&blind));
+    assert!(
+        text(&blind).contains("no data for max_latency_p95_ms"),
+        "{}",
+        text(&blind)
+    );
+}
+
+/// The `rollout decide` command that docs/rollout.md gives for its sample
+/// snapshot runs as printed, from the repository root, and advances.
+#[test]
+fn the_docs_decide_command_runs_as_written() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let docs = std::fs::read_to_string(root.join("docs/rollout.md")).unwrap();
+    let line = docs
+        .lines()
+        .find(|l| l.starts_with("litegate rollout decide --config examples/"))
+        .expect("docs/rollout.md shows a runnable decide command");
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    assert!(args.contains(&"docs/rollout-snapshot.json"), "{line}");
+    let out = Command::new(env!("CARGO_BIN_EXE_litegate"))
+        .args(&args)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("ADVANCE at phase limited"), "{}", text(&out));
+    assert!(text(&out).contains("latency_vs_control:v2"), "{}", text(&out));
+}
+
+/// `simulate --seeds` reports the healthy phases rolled back by mistake.
+#[test]
+fn simulate_reports_mistaken_rollbacks_over_seeds() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = litegate(&[
+        "simulate",
+        "--config",
+        root.join("examples/configs/rollout.json").to_str().unwrap(),
+        "--flag",
+        "face_model_v2",
+        "--devices",
+        "300",
+        "--hours",
+        "4",
+        "--seeds",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("runs rolled back by mistake"),
+        "{}",
+        text(&out)
+    );
+    let out = litegate(&[
+        "simulate",
+        "--config",
+        root.join("examples/configs/rollout.json").to_str().unwrap(),
+        "--seeds",
+        "0",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--seeds"), "{}", text(&out));
 }

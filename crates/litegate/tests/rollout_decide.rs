@@ -154,8 +154,15 @@ fn slow_latency_trips_the_criterion_and_the_comparison() {
         .iter()
         .find(|c| c.name == "latency_vs_control:on")
         .unwrap();
-    assert_eq!(lat.verdict, Verdict::Hold);
-    assert!(lat.message.contains("95% confidence"), "{}", lat.message);
+    assert_eq!(lat.verdict, Verdict::Rollback);
+    assert!(lat.message.contains("significantly slower"), "{}", lat.message);
+    assert!(lat.p_value.unwrap() < 1e-6);
+    let p95 = d
+        .checks
+        .iter()
+        .find(|c| c.name == "max_latency_p95_ms:on")
+        .unwrap();
+    assert_eq!(p95.verdict, Verdict::Rollback, "{}", p95.message);
     let warn = d
         .checks
         .iter()
@@ -165,12 +172,12 @@ fn slow_latency_trips_the_criterion_and_the_comparison() {
 }
 
 #[test]
-fn sample_ratio_mismatch_blocks_any_decision() {
-    // 10% expected, 13% observed, with a terrible error rate: still no rollback.
+fn sample_ratio_mismatch_blocks_the_comparisons_only() {
+    // 10% expected, 13% observed, healthy otherwise: hold, arms not compared.
     let d = decide(
         &config(),
         "new_model",
-        &snapshot(1300, 8700, 800, 90, 2, 100.0),
+        &snapshot(1300, 8700, 13, 90, 2, 100.0),
         at(LATE),
     )
     .unwrap();
@@ -178,6 +185,66 @@ fn sample_ratio_mismatch_blocks_any_decision() {
     assert_eq!(d.verdict, Verdict::Hold);
     let srm = d.checks.iter().find(|c| c.name == "srm").unwrap();
     assert!(srm.message.contains("does not match"), "{}", srm.message);
+    assert!(!d.checks.iter().any(|c| c.name.contains("_vs_control")));
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.name == "comparisons:on" && c.verdict == Verdict::Hold));
+}
+
+#[test]
+fn sample_ratio_mismatch_does_not_hide_an_absolute_breach() {
+    // The split is broken and the treatment errs on 8% of its runs (limit 5%).
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1300, 8700, 1040, 90, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
+    assert!(d.srm_blocked);
+    assert_eq!(d.verdict, Verdict::Rollback, "{:#?}", d.checks);
+    let c = d
+        .checks
+        .iter()
+        .find(|c| c.name == "max_error_rate:on")
+        .unwrap();
+    assert_eq!(c.verdict, Verdict::Rollback);
+    // A 50% crash rate (limit 2%) under a broken split rolls back too.
+    let d = decide(
+        &config(),
+        "new_model",
+        &snapshot(1300, 8700, 13, 90, 1300, 100.0),
+        at(LATE),
+    )
+    .unwrap();
+    assert!(d.srm_blocked);
+    assert_eq!(d.verdict, Verdict::Rollback);
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.name == "max_crash_rate:on" && c.verdict == Verdict::Rollback));
+}
+
+#[test]
+fn sample_ratio_mismatch_does_not_hide_a_critical_guardrail() {
+    // No absolute error criterion; the flag's critical guardrail (error
+    // rate > 5%) trips on the fleet aggregate (30% errors).
+    let mut c = config();
+    c["flags"]["new_model"]["rollout"]["phases"][1]["criteria"] = json!({"min_users": 500});
+    let d = decide(
+        &c,
+        "new_model",
+        &snapshot(1300, 8700, 3900, 90, 2, 100.0),
+        at(LATE),
+    )
+    .unwrap();
+    assert!(d.srm_blocked);
+    assert_eq!(d.verdict, Verdict::Rollback, "{:#?}", d.checks);
+    assert!(d
+        .checks
+        .iter()
+        .any(|c| c.name == "guardrail:errors:on" && c.verdict == Verdict::Rollback));
 }
 
 #[test]
@@ -185,11 +252,11 @@ fn too_few_users_hold() {
     let d = decide(
         &config(),
         "new_model",
-        &snapshot(60, 540, 30, 5, 0, 100.0),
+        &snapshot(60, 540, 1, 5, 0, 100.0),
         at(LATE),
     )
     .unwrap();
-    assert_eq!(d.verdict, Verdict::Hold);
+    assert_eq!(d.verdict, Verdict::Hold, "{:#?}", d.checks);
     assert!(d
         .checks
         .iter()
@@ -231,7 +298,8 @@ fn an_ab_split_compares_each_arm_with_the_first_and_checks_its_ratio() {
     c["flags"]["new_model"]["fallthrough"] = json!({"split": {"arms": [{"variation": "control", "weight": 50}, {"variation": "b", "weight": 25}, {"variation": "c", "weight": 25}]}});
     let v = |users: u64, errors: u64| {
         json!({"users": users, "runs": users * 10, "errors": errors,
-                                             "sessions": users, "crashes": 0})
+               "sessions": users, "crashes": 0,
+               "latency_ms": serde_json::to_value(latency(100.0, users)).unwrap()})
     };
     let snap = |b_users: u64, c_errors: u64| {
         let doc = json!({"format": 1, "flags": {"new_model": {"variations": {

@@ -1,7 +1,7 @@
 //! The fleet simulation: deterministic for a seed, and the local guardrail
 //! trips long before 1% of users have seen a failure.
 
-use litegate::rollout::simulate::{simulate, Fault, SimConfig};
+use litegate::rollout::simulate::{simulate, simulate_seeds, Arm, Fault, SimConfig};
 use serde_json::{json, Value};
 
 /// The seeds' plan (alpha 1%, beta 10%, limited 25%, extended 50%, full)
@@ -129,9 +129,28 @@ fn fault_specs_are_parsed_or_refused_clearly() {
         Fault::parse("error:rate=0.08,device=pixel-7").unwrap(),
         Fault::Error {
             rate: 0.08,
-            device: Some("pixel-7".into())
+            device: Some("pixel-7".into()),
+            arm: Arm::Treatment,
         }
     );
+    assert_eq!(
+        Fault::parse("error:rate=0.05,arm=both").unwrap(),
+        Fault::Error {
+            rate: 0.05,
+            device: None,
+            arm: Arm::Both,
+        }
+    );
+    assert_eq!(
+        Fault::parse("latency:factor=1.2").unwrap(),
+        Fault::Latency { factor: 1.2 }
+    );
+    assert!(Fault::parse("error:rate=0.05,arm=all")
+        .unwrap_err()
+        .contains("arm=all"));
+    assert!(Fault::parse("latency:factor=0")
+        .unwrap_err()
+        .contains("between"));
     assert_eq!(
         Fault::parse("gpu-fail").unwrap(),
         Fault::GpuFail { device: None }
@@ -153,4 +172,35 @@ fn fault_specs_are_parsed_or_refused_clearly() {
     assert!(Fault::parse("crash:rate")
         .unwrap_err()
         .contains("key=value"));
+}
+
+#[test]
+fn many_seeds_of_a_healthy_fleet_are_not_rolled_back_by_mistake() {
+    // Both arms fail 2% of their runs: identical, so any rollback is a
+    // mistake. Hourly decisions over 24 hours: 24 looks a run.
+    let mut c = cfg(100, &["error:rate=0.02,arm=both"]);
+    c.hours = 24;
+    let r = simulate_seeds(&config("alpha"), &c, 4).unwrap();
+    println!("{}", r.summary());
+    assert!(!r.faulty);
+    assert!(r.looks >= 4 * 23, "{}", r.looks);
+    // The healthy runs advance through the phases, none is rolled back.
+    assert!(r.phases_judged >= 4 * 3, "{}", r.summary());
+    assert_eq!(r.runs_rolled_back, 0, "{}", r.summary());
+    assert!(r.summary().contains("runs rolled back by mistake"));
+    assert!(simulate_seeds(&config("alpha"), &c, 0).is_err());
+}
+
+#[test]
+fn many_seeds_of_an_eight_percent_error_fleet_against_five_are_rolled_back() {
+    let mut c = cfg(
+        200,
+        &["error:rate=0.08", "error:rate=0.05,arm=control"],
+    );
+    c.hours = 8;
+    let r = simulate_seeds(&config("beta"), &c, 4).unwrap();
+    println!("{}", r.summary());
+    assert!(r.faulty);
+    assert_eq!(r.runs_rolled_back, 4, "{}", r.summary());
+    assert!(r.minutes_quantile(1.0).unwrap() <= 8 * 60);
 }

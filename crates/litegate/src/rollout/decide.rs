@@ -1,16 +1,23 @@
 //! The fleet decision: advance, hold or roll back the current phase, from a
 //! metrics snapshot, the phase's success criteria, the flag's guardrails and
-//! the A/B comparisons. Every check that ran is reported with its figures.
+//! the comparisons with the control. Every check that ran is reported with
+//! its figures. The tests are sequential ([`super::sequential`]): a watch
+//! loop may call [`decide_watched`] at every look, carrying the
+//! [`WatchState`] of the previous answer, and the chance of a false
+//! rollback over the whole phase, all criteria together, stays at or below
+//! `1 - confidence`.
 
+use super::judge::{family_size, judge_arm, Judge};
 use super::ops::effective;
-use super::plan::{entered_at_ms, plan_phases, Criteria};
+use super::plan::{entered_at_ms, plan_phases};
 use super::snapshot::{MetricsSnapshot, VariationStats};
-use super::stats::{mann_whitney_greater, srm_chi_square, two_proportion_z};
+use super::stats::srm_chi_square;
 use super::{human_duration, RolloutError};
 use crate::config::{Document, RolloutState, Serve};
-use crate::guardrails::{parse_guardrails, Metric, Severity, Target};
-use serde::Serialize;
+use crate::guardrails::{parse_guardrails, Target};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -27,13 +34,34 @@ pub enum Verdict {
 /// One check and what it says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    /// Short name: `srm`, `min_users`, `min_duration`, `max_error_rate`,
-    /// `guardrail:<id>`, `error_rate_vs_control`, `latency_vs_control`, ...
+    /// Short name: `srm`, `min_users:<arm>`, `min_duration`,
+    /// `max_error_rate:<arm>`, `guardrail:<id>:<arm>`,
+    /// `error_rate_vs_control:<arm>`, `latency_vs_control:<arm>`, ...
     pub name: String,
     /// What this check alone would answer.
     pub verdict: Verdict,
     /// The figures and reasoning.
     pub message: String,
+    /// The always-valid p-value of a sequential test (the smallest over the
+    /// looks of the phase when a [`WatchState`] was carried).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+}
+
+/// What a watch loop carries from one look to the next (serialisable, so a
+/// restarted loop can go on where it stopped). A new phase starts afresh.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchState {
+    /// The phase these looks belong to.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Looks taken in the phase, this one included.
+    #[serde(default)]
+    pub looks: u32,
+    /// Per sequential check name, the smallest always-valid p-value seen in
+    /// the phase: once a test has crossed its threshold it stays crossed.
+    #[serde(default)]
+    pub min_p: BTreeMap<String, f64>,
 }
 
 /// The decision with every reason.
@@ -45,22 +73,22 @@ pub struct Decision {
     pub phase: Option<String>,
     /// The answer.
     pub verdict: Verdict,
-    /// True when the sample-ratio check failed: no decision is trusted.
+    /// True when the sample-ratio check failed: the comparisons between
+    /// arms are not trusted (absolute limits and guardrails still apply).
     pub srm_blocked: bool,
+    /// The family-wise error rate of the decision, `1 - confidence`.
+    pub alpha: f64,
+    /// Sequential tests sharing it (Bonferroni): each runs at
+    /// `alpha / tests`.
+    pub tests: u32,
     /// Every check, in the order run.
     pub checks: Vec<Check>,
-}
-
-fn check(checks: &mut Vec<Check>, name: impl Into<String>, verdict: Verdict, message: String) {
-    checks.push(Check {
-        name: name.into(),
-        verdict,
-        message,
-    });
+    /// Pass to the next look's [`decide_watched`].
+    pub watch: WatchState,
 }
 
 /// Decides for `flag` of `raw` (the document as JSON, for the plan fields)
-/// given `snapshot`, at `now_ms`.
+/// given `snapshot`, at `now_ms`, as a first look.
 ///
 /// # Errors
 /// [`RolloutError`] for an unusable document, flag or plan.
@@ -69,6 +97,22 @@ pub fn decide(
     flag: &str,
     snapshot: &MetricsSnapshot,
     now_ms: i64,
+) -> Result<Decision, RolloutError> {
+    decide_watched(raw, flag, snapshot, now_ms, &WatchState::default())
+}
+
+/// Decides as [`decide`] does, at a later look of a watch loop: `prior` is
+/// the [`Decision::watch`] of the previous look (of any phase). The snapshot
+/// must hold the aggregates since the phase began, as every look's does.
+///
+/// # Errors
+/// [`RolloutError`] for an unusable document, flag or plan.
+pub fn decide_watched(
+    raw: &Value,
+    flag: &str,
+    snapshot: &MetricsSnapshot,
+    now_ms: i64,
+    prior: &WatchState,
 ) -> Result<Decision, RolloutError> {
     let bytes = serde_json::to_vec(raw).map_err(|e| RolloutError::Document(e.to_string()))?;
     let doc = Document::parse(&bytes)?;
@@ -80,23 +124,24 @@ pub fn decide(
         })?;
     let raw_rollout = &raw["flags"][flag]["rollout"];
     let plan = plan_phases(raw_rollout, flag)?;
-    let mut checks = Vec::new();
     let phase = match state {
         RolloutState::Running { phase } | RolloutState::Paused { phase } => phase,
         other => {
             let text = super::ops::state_text(other, &r);
-            check(
-                &mut checks,
-                "state",
-                Verdict::Hold,
-                format!("the rollout is {text}: nothing to decide"),
-            );
             return Ok(Decision {
                 flag: flag.to_owned(),
                 phase: None,
                 verdict: Verdict::Hold,
                 srm_blocked: false,
-                checks,
+                alpha: 0.0,
+                tests: 0,
+                checks: vec![Check {
+                    name: "state".into(),
+                    verdict: Verdict::Hold,
+                    message: format!("the rollout is {text}: nothing to decide"),
+                    p_value: None,
+                }],
+                watch: WatchState::default(),
             });
         }
     };
@@ -105,14 +150,16 @@ pub fn decide(
         .map(|p| p.criteria.clone())
         .unwrap_or_default();
     let phase_name = r.phases[phase].name.to_string();
-    if let RolloutState::Paused { .. } = state {
-        check(
-            &mut checks,
-            "state",
-            Verdict::Hold,
-            format!("paused at {phase_name}: resume before advancing"),
-        );
-    }
+    let same_phase = prior.phase.as_deref() == Some(phase_name.as_str());
+    let guardrails: Vec<_> = parse_guardrails(doc.section("guardrails"))
+        .map(|specs| {
+            specs
+                .into_iter()
+                .filter(|g| g.target == Target::Flag(flag.into()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let alpha = 1.0 - criteria.confidence;
 
     // Arms: (variation key, expected weight); the first is the control.
     let names = |i: usize| f.variations[i].key.to_string();
@@ -154,6 +201,16 @@ pub fn decide(
         .map(|(k, _)| fs.and_then(|f| f.variations.get(k)).unwrap_or(&empty))
         .collect();
 
+    let tests = family_size(&criteria, &guardrails) * (arms.len().max(2) as u32 - 1);
+    let mut j = Judge::new(alpha / f64::from(tests.max(1)), same_phase.then_some(prior));
+    if let RolloutState::Paused { .. } = state {
+        j.push(
+            "state",
+            Verdict::Hold,
+            format!("paused at {phase_name}: resume before advancing"),
+        );
+    }
+
     // Sample ratio mismatch, over arms expected to get users.
     let live: Vec<usize> = (0..arms.len()).filter(|&i| arms[i].1 > 0.0).collect();
     let mut srm_blocked = false;
@@ -166,8 +223,7 @@ pub fn decide(
                 .iter()
                 .map(|&i| format!("{}={} (expected {}%)", arms[i].0, stats[i].users, arms[i].1))
                 .collect();
-            check(
-                &mut checks,
+            j.push(
                 "srm",
                 if srm_blocked {
                     Verdict::Hold
@@ -182,7 +238,7 @@ pub fn decide(
                     if srm_blocked { "<" } else { ">=" },
                     criteria.srm_p_value,
                     if srm_blocked {
-                        "; the observed split does not match the configured one, so no decision is trusted"
+                        "; the observed split does not match the configured one, so the comparisons between arms are not trusted (absolute limits and guardrails still apply)"
                     } else {
                         ""
                     }
@@ -195,14 +251,12 @@ pub fn decide(
     for &i in &treatments {
         let (key, _) = &arms[i];
         judge_arm(
-            &mut checks,
-            &doc,
-            flag,
-            key,
-            stats[i],
-            stats[0],
-            &arms[0].0,
+            &mut j,
+            &guardrails,
+            (key, stats[i]),
+            (&arms[0].0, stats[0]),
             &criteria,
+            srm_blocked,
         );
     }
 
@@ -210,8 +264,7 @@ pub fn decide(
     if let Some(min) = plan.get(phase).and_then(|p| p.min_duration_ms) {
         let entered = entered_at_ms(raw_rollout, &phase_name).or(r.phases[phase].start_ms);
         match entered {
-            Some(t) if now_ms - t < min => check(
-                &mut checks,
+            Some(t) if now_ms - t < min => j.push(
                 "min_duration",
                 Verdict::Hold,
                 format!(
@@ -220,8 +273,7 @@ pub fn decide(
                     human_duration(min)
                 ),
             ),
-            Some(t) => check(
-                &mut checks,
+            Some(t) => j.push(
                 "min_duration",
                 Verdict::Advance,
                 format!(
@@ -230,8 +282,7 @@ pub fn decide(
                     human_duration(min)
                 ),
             ),
-            None => check(
-                &mut checks,
+            None => j.push(
                 "min_duration",
                 Verdict::Hold,
                 format!("when {phase_name} began is unknown (no audit entry, no start time)"),
@@ -239,9 +290,8 @@ pub fn decide(
         }
     }
 
-    let verdict = if srm_blocked {
-        Verdict::Hold
-    } else if checks.iter().any(|c| c.verdict == Verdict::Rollback) {
+    let checks = j.checks;
+    let verdict = if checks.iter().any(|c| c.verdict == Verdict::Rollback) {
         Verdict::Rollback
     } else if checks.iter().any(|c| c.verdict == Verdict::Hold) {
         Verdict::Hold
@@ -250,179 +300,17 @@ pub fn decide(
     };
     Ok(Decision {
         flag: flag.to_owned(),
-        phase: Some(phase_name),
+        phase: Some(phase_name.clone()),
         verdict,
         srm_blocked,
+        alpha,
+        tests,
         checks,
+        watch: WatchState {
+            phase: Some(phase_name.clone()),
+            looks: if same_phase { prior.looks + 1 } else { 1 },
+            min_p: j.min_p,
+        },
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn judge_arm(
-    checks: &mut Vec<Check>,
-    doc: &Document,
-    flag: &str,
-    key: &str,
-    t: &VariationStats,
-    c: &VariationStats,
-    control_key: &str,
-    criteria: &Criteria,
-) {
-    if t.users < criteria.min_users {
-        check(
-            checks,
-            format!("min_users:{key}"),
-            Verdict::Hold,
-            format!("{key} has {} users, {} needed", t.users, criteria.min_users),
-        );
-        return;
-    }
-    let p95 = t.latency_ms.as_ref().and_then(|h| h.quantile(0.95));
-    let p99 = t.latency_ms.as_ref().and_then(|h| h.quantile(0.99));
-    let limits = [
-        (
-            "max_error_rate",
-            criteria.max_error_rate,
-            Some(t.error_rate()),
-            "%",
-        ),
-        (
-            "max_crash_rate",
-            criteria.max_crash_rate,
-            Some(t.crash_rate()),
-            "%",
-        ),
-        (
-            "max_latency_p95_ms",
-            criteria.max_latency_p95_ms,
-            p95,
-            " ms",
-        ),
-        (
-            "max_latency_p99_ms",
-            criteria.max_latency_p99_ms,
-            p99,
-            " ms",
-        ),
-    ];
-    for (name, limit, value, unit) in limits {
-        let (Some(limit), Some(value)) = (limit, value) else {
-            continue;
-        };
-        let over = value > limit;
-        check(
-            checks,
-            format!("{name}:{key}"),
-            if over {
-                Verdict::Rollback
-            } else {
-                Verdict::Advance
-            },
-            format!(
-                "{key}: {value:.3}{unit} {} {limit}{unit}",
-                if over { ">" } else { "<=" }
-            ),
-        );
-    }
-    // The flag's device guardrails, applied to the fleet aggregate.
-    if let Ok(specs) = parse_guardrails(doc.section("guardrails")) {
-        for g in specs
-            .iter()
-            .filter(|g| g.target == Target::Flag(flag.into()))
-        {
-            let (value, samples) = match g.metric {
-                Metric::ErrorRate | Metric::InferenceFailureRate => (Some(t.error_rate()), t.runs),
-                Metric::CrashRate => (Some(t.crash_rate()), t.sessions),
-                Metric::FallbackRate => (Some(t.fallback_rate()), t.runs),
-                Metric::LatencyP50
-                | Metric::LatencyP95
-                | Metric::LatencyP99
-                | Metric::LatencyMax => {
-                    let h = t.latency_ms.as_ref();
-                    (
-                        h.and_then(|h| h.quantile(g.metric.quantile())),
-                        h.map_or(0, |h| h.count),
-                    )
-                }
-                Metric::LoadTimeMax | Metric::MemoryMaxMb => (None, 0),
-            };
-            let Some(value) = value else { continue };
-            if samples < u64::from(g.min_samples) {
-                continue;
-            }
-            let trips = g.comparison.holds(value, g.threshold);
-            check(
-                checks,
-                format!("guardrail:{}:{key}", g.id),
-                match (trips, g.severity) {
-                    (false, _) => Verdict::Advance,
-                    (true, Severity::Critical) => Verdict::Rollback,
-                    (true, Severity::Warning) => Verdict::Hold,
-                },
-                format!(
-                    "{key}: {} = {value:.3} over {samples} samples; trips when {} {}: {}",
-                    g.metric.as_str(),
-                    g.comparison.as_str(),
-                    g.threshold,
-                    if trips { "tripped" } else { "not tripped" }
-                ),
-            );
-        }
-    }
-    // Comparisons with the control.
-    let alpha = 1.0 - criteria.confidence;
-    let conf = criteria.confidence * 100.0;
-    if c.users >= criteria.min_users {
-        for (name, (x1, n1), (x2, n2)) in [
-            ("error_rate", (t.errors, t.runs), (c.errors, c.runs)),
-            (
-                "crash_rate",
-                (t.crashes, t.sessions),
-                (c.crashes, c.sessions),
-            ),
-        ] {
-            if let Some(res) = two_proportion_z(x1, n1, x2, n2) {
-                let worse = res.p_value < alpha;
-                check(
-                    checks,
-                    format!("{name}_vs_control:{key}"),
-                    if worse { Verdict::Rollback } else { Verdict::Advance },
-                    format!(
-                        "{key} {x1}/{n1} vs {control_key} {x2}/{n2}: z = {:.3}, one-sided p = {:.3e}: {} at {conf}% confidence",
-                        res.statistic,
-                        res.p_value,
-                        if worse { "significantly worse" } else { "not significantly worse" }
-                    ),
-                );
-            }
-        }
-        if let (Some(th), Some(ch)) = (&t.latency_ms, &c.latency_ms) {
-            if let Some(res) = mann_whitney_greater(th, ch) {
-                let slower = res.p_value < alpha;
-                check(
-                    checks,
-                    format!("latency_vs_control:{key}"),
-                    if slower { Verdict::Hold } else { Verdict::Advance },
-                    format!(
-                        "Mann-Whitney U, {key} (n={}) vs {control_key} (n={}): z = {:.3}, one-sided p = {:.3e}: {} at {conf}% confidence",
-                        th.count,
-                        ch.count,
-                        res.statistic,
-                        res.p_value,
-                        if slower { "significantly slower" } else { "not significantly slower" }
-                    ),
-                );
-            }
-        }
-    } else {
-        check(
-            checks,
-            format!("min_users:{control_key}"),
-            Verdict::Hold,
-            format!(
-                "control {control_key} has {} users, {} needed to compare",
-                c.users, criteria.min_users
-            ),
-        );
-    }
-}

@@ -9,16 +9,20 @@
 mod chart;
 mod decide;
 pub mod histogram;
+mod judge;
 mod ops;
 mod plan;
+pub mod sequential;
 pub mod simulate;
 mod snapshot;
 pub mod stats;
 mod status;
 
-pub use decide::{decide, Check, Decision, Verdict};
+pub use decide::{decide, decide_watched, Check, Decision, Verdict, WatchState};
 pub use ops::{apply, AuditMeta, Operation};
-pub use plan::{entered_at_ms, parse_criteria, plan_phases, Criteria, PlanPhase};
+pub use plan::{
+    entered_at_ms, parse_criteria, plan_phases, Compare, Criteria, Direction, PlanPhase,
+};
 pub use snapshot::{FlagSnapshot, MetricsSnapshot, VariationStats};
 pub use status::{status, RolloutStatus};
 

@@ -19,11 +19,85 @@ pub struct Criteria {
     pub max_latency_p95_ms: Option<f64>,
     /// Highest acceptable p99 latency of the treatment.
     pub max_latency_p99_ms: Option<f64>,
-    /// Confidence level of the comparisons with the control (default 0.95).
+    /// Confidence level of the whole decision (default 0.95): `1 -
+    /// confidence` is the family-wise error rate over every criterion and
+    /// every look of the phase.
     pub confidence: f64,
     /// The sample-ratio-mismatch test blocks every decision when its p-value
     /// is below this (default 0.001).
     pub srm_p_value: f64,
+    /// What each comparison with the control must show (`compare`).
+    pub compare: Compare,
+}
+
+/// What a comparison with the control must show: the config's
+/// `criteria.compare.<metric>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A guardrail: roll back when the treatment is significantly worse
+    /// (the default).
+    #[default]
+    Harm,
+    /// A primary metric: advance only once the treatment is significantly
+    /// better; hold until then.
+    Improvement,
+    /// Not compared.
+    Off,
+}
+
+impl Direction {
+    /// The word used in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Harm => "harm",
+            Direction::Improvement => "improvement",
+            Direction::Off => "off",
+        }
+    }
+}
+
+/// The direction of each comparison with the control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Compare {
+    /// Errors per run.
+    pub error_rate: Direction,
+    /// Crashes per session.
+    pub crash_rate: Direction,
+    /// Run latency.
+    pub latency: Direction,
+}
+
+fn parse_compare(v: &Value, path: &str) -> Result<Compare, RolloutError> {
+    let m = v
+        .as_object()
+        .ok_or_else(|| bad(path.to_owned(), "expected an object"))?;
+    let mut c = Compare::default();
+    for (k, d) in m {
+        let dir = match d.as_str() {
+            Some("harm") => Direction::Harm,
+            Some("improvement") => Direction::Improvement,
+            Some("off") => Direction::Off,
+            _ => {
+                return Err(bad(
+                    format!("{path}.{k}"),
+                    "expected \"harm\", \"improvement\" or \"off\"",
+                ))
+            }
+        };
+        match k.as_str() {
+            "error_rate" => c.error_rate = dir,
+            "crash_rate" => c.crash_rate = dir,
+            "latency" => c.latency = dir,
+            _ => {
+                return Err(bad(
+                    format!("{path}.{k}"),
+                    "unknown metric (expected error_rate, crash_rate or latency)",
+                ))
+            }
+        }
+    }
+    Ok(c)
 }
 
 impl Default for Criteria {
@@ -36,6 +110,7 @@ impl Default for Criteria {
             max_latency_p99_ms: None,
             confidence: 0.95,
             srm_p_value: 0.001,
+            compare: Compare::default(),
         }
     }
 }
@@ -111,6 +186,9 @@ pub fn parse_criteria(v: Option<&Value>, path: &str) -> Result<Criteria, Rollout
             ));
         }
         c.srm_p_value = x;
+    }
+    if let Some(v) = m.get("compare").filter(|v| !v.is_null()) {
+        c.compare = parse_compare(v, &format!("{path}.compare"))?;
     }
     Ok(c)
 }

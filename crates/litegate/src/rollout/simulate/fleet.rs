@@ -8,7 +8,7 @@ use crate::eval::{Context, Evaluator, Reason};
 use crate::guardrails::{Guardrails, Observation, ObservationKind, Subject, Target};
 use crate::rollout::histogram::ExpHistogram;
 use crate::rollout::snapshot::{FlagSnapshot, MetricsSnapshot, VariationStats};
-use crate::rollout::{apply, decide, AuditMeta, Operation, RolloutError, Verdict};
+use crate::rollout::{apply, decide_watched, AuditMeta, Operation, RolloutError, Verdict, WatchState};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
@@ -164,6 +164,8 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
         first_trip_minute: None,
         one_percent_failed_minute: None,
         fleet_rollback_minute: None,
+        rollbacks: 0,
+        looks: 0,
         blast_radius: 0,
         final_state: String::new(),
     };
@@ -192,6 +194,7 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
     let one_percent = (f64::from(cfg.devices) * 0.01).ceil() as u32;
     let session_p = STEP_MINUTES as f64 / 120.0;
 
+    let mut watch = WatchState::default();
     let mut minute = 0i64;
     while minute < horizon {
         let now = cfg.start_ms + minute * MINUTE;
@@ -261,29 +264,35 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                     _ => 120.0,
                 } * (0.7 + 0.6 * rng.unit());
                 let mut ok = true;
-                if is_treatment {
-                    for fault in &cfg.faults {
-                        match fault {
-                            Fault::Error { rate, device } => {
-                                if device.as_deref().is_none_or(|m| m == d.model)
-                                    && rng.chance(*rate)
-                                {
-                                    ok = false;
-                                }
+                for fault in &cfg.faults {
+                    match fault {
+                        Fault::Error { rate, device, arm } => {
+                            if arm.hits(is_treatment)
+                                && device.as_deref().is_none_or(|m| m == d.model)
+                                && rng.chance(*rate)
+                            {
+                                ok = false;
                             }
-                            Fault::GpuFail { device } => {
-                                if accel == "gpu" && device.as_deref().is_none_or(|m| m == d.model)
-                                {
-                                    ok = false;
-                                }
-                            }
-                            Fault::Slow { ms, rate } => {
-                                if rng.chance(*rate) {
-                                    latency = *ms;
-                                }
-                            }
-                            Fault::Crash { .. } => {}
                         }
+                        Fault::GpuFail { device } => {
+                            if is_treatment
+                                && accel == "gpu"
+                                && device.as_deref().is_none_or(|m| m == d.model)
+                            {
+                                ok = false;
+                            }
+                        }
+                        Fault::Slow { ms, rate } => {
+                            if is_treatment && rng.chance(*rate) {
+                                latency = *ms;
+                            }
+                        }
+                        Fault::Latency { factor } => {
+                            if is_treatment {
+                                latency *= factor;
+                            }
+                        }
+                        Fault::Crash { .. } => {}
                     }
                 }
                 agg.runs += 1;
@@ -393,7 +402,9 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 generated_at: None,
                 flags: BTreeMap::from([(flag.clone(), fsnap)]),
             };
-            let decision = decide(&raw, &flag, &snapshot, now)?;
+            let decision = decide_watched(&raw, &flag, &snapshot, now, &watch)?;
+            watch = decision.watch.clone();
+            report.looks += 1;
             let op = match decision.verdict {
                 Verdict::Advance => Some(Operation::Advance { force: false }),
                 Verdict::Rollback => Some(Operation::Rollback),
@@ -419,7 +430,9 @@ pub fn simulate(raw: &Value, cfg: &SimConfig) -> Result<SimReport, RolloutError>
                 if let Ok(next) = apply(&raw, &flag, op, &meta) {
                     raw = next;
                     doc = parse_doc(&raw)?;
+                    watch = WatchState::default();
                     if op == Operation::Rollback {
+                        report.rollbacks += 1;
                         report.fleet_rollback_minute.get_or_insert(minute);
                         if let Some(row) = report.phases.last_mut() {
                             row.rolled_back_after_minutes = Some(minute - row.entered_minute);

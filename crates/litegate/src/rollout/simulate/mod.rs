@@ -6,8 +6,10 @@
 //! for a seed (a private SplitMix64 generator; no global state, no clock).
 
 mod fleet;
+mod seeds;
 
 pub use fleet::simulate;
+pub use seeds::{simulate_seeds, SeedsReport, MAX_SEEDS};
 
 use super::chart::render_svg;
 use serde::Serialize;
@@ -18,16 +20,41 @@ pub const STEP_MINUTES: i64 = 5;
 /// Inferences per session (e.g. frames of a camera feature).
 pub const RUNS_PER_SESSION: u32 = 10;
 
+/// Which arm a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arm {
+    /// The new variation (the default).
+    #[default]
+    Treatment,
+    /// The control.
+    Control,
+    /// Both: a baseline the fleet has anyway.
+    Both,
+}
+
+impl Arm {
+    /// Whether a device served the treatment (or not) is hit.
+    pub fn hits(self, is_treatment: bool) -> bool {
+        match self {
+            Arm::Treatment => is_treatment,
+            Arm::Control => !is_treatment,
+            Arm::Both => true,
+        }
+    }
+}
+
 /// An injected fault.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// Runs of the treatment fail with probability `rate` (on `device` only
-    /// when given).
+    /// Runs fail with probability `rate` (on `device` only when given), in
+    /// the treatment unless `arm` says otherwise.
     Error {
         /// Failure probability per run.
         rate: f64,
         /// Device model affected (all when `None`).
         device: Option<String>,
+        /// The arm hit.
+        arm: Arm,
     },
     /// Treatment runs on the GPU fail (on `device` only when given).
     GpuFail {
@@ -46,12 +73,19 @@ pub enum Fault {
         /// Probability per run.
         rate: f64,
     },
+    /// Every treatment run takes `factor` times as long (a regression of
+    /// the new model, e.g. 1.2 for +20%).
+    Latency {
+        /// The multiplier.
+        factor: f64,
+    },
 }
 
 impl Fault {
-    /// Parses `KIND[:key=value,...]`: `error:rate=0.08[,device=pixel-7]`,
+    /// Parses `KIND[:key=value,...]`:
+    /// `error:rate=0.08[,device=pixel-7][,arm=treatment|control|both]`,
     /// `gpu-fail[:device=pixel-7]`, `crash:rate=0.05`,
-    /// `slow:ms=2500,rate=0.3`.
+    /// `slow:ms=2500,rate=0.3`, `latency:factor=1.2`.
     ///
     /// # Errors
     /// A message naming what is wrong.
@@ -81,11 +115,34 @@ impl Fault {
             Ok(r)
         };
         let device = kv.get("device").map(|s| (*s).to_owned());
+        let arm = match kv.get("arm").copied() {
+            None | Some("treatment") => Arm::Treatment,
+            Some("control") => Arm::Control,
+            Some("both") => Arm::Both,
+            Some(other) => {
+                return Err(format!(
+                    "arm={other} in fault `{spec}`: expected treatment, control or both"
+                ))
+            }
+        };
+        if kind != "error" && kv.contains_key("arm") {
+            return Err(format!("fault `{spec}`: only `error` takes arm=..."));
+        }
         match kind {
             "error" => Ok(Fault::Error {
                 rate: rate("rate")?,
                 device,
+                arm,
             }),
+            "latency" => {
+                let factor = num("factor")?;
+                if !(0.01..=100.0).contains(&factor) {
+                    return Err(format!(
+                        "factor in fault `{spec}` must be between 0.01 and 100"
+                    ));
+                }
+                Ok(Fault::Latency { factor })
+            }
             "gpu-fail" => Ok(Fault::GpuFail { device }),
             "crash" => Ok(Fault::Crash {
                 rate: rate("rate")?,
@@ -95,7 +152,7 @@ impl Fault {
                 rate: rate("rate")?,
             }),
             other => Err(format!(
-                "unknown fault kind `{other}` (expected error, gpu-fail, crash or slow)"
+                "unknown fault kind `{other}` (expected error, gpu-fail, crash, slow or latency)"
             )),
         }
     }
@@ -216,6 +273,10 @@ pub struct SimReport {
     pub one_percent_failed_minute: Option<i64>,
     /// Minute the fleet decision first rolled back.
     pub fleet_rollback_minute: Option<i64>,
+    /// Phases the fleet decision rolled back.
+    pub rollbacks: u32,
+    /// Fleet decisions taken (looks).
+    pub looks: u32,
     /// Users who saw a failure.
     pub blast_radius: u32,
     /// The rollout's final state.
