@@ -39,13 +39,16 @@ pub struct Target {
 /// Options of the operations that write a new document.
 #[derive(Args)]
 pub struct WriteOpts {
-    /// Who does it (recorded in the audit log); default: $USER.
+    /// Who does it (recorded in the audit log); default: the OS user
+    /// ($USER, then $LOGNAME); refused when neither is known.
     #[arg(long)]
     pub actor: Option<String>,
     /// Why (recorded; required by emergency-rollback).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Write here instead of over --config.
+    /// Where the publication goes. With --key: the signed envelope (default
+    /// NAME.signed.json beside --config), while the editable JSON is updated
+    /// in place. Without --key: the new JSON (default: over --config).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Sign the new document with this Ed25519 key.
@@ -129,12 +132,38 @@ pub enum RolloutOp {
 /// Reads a document, plain or in a signed envelope (the signature is not
 /// checked here: the operation re-signs what it writes when given a key).
 fn read_json(path: &Path) -> anyhow::Result<Value> {
+    Ok(read_document(path)?.0)
+}
+
+/// [`read_json`], and whether the file was a signed envelope.
+fn read_document(path: &Path) -> anyhow::Result<(Value, bool)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let payload = match litegate::delivery::envelope::open(&bytes, None) {
-        Ok(signed) if signed.was_envelope => signed.payload,
-        _ => bytes,
+    let (payload, was_envelope) = match litegate::delivery::envelope::open(&bytes, None) {
+        Ok(signed) if signed.was_envelope => (signed.payload, true),
+        _ => (bytes, false),
     };
-    serde_json::from_slice(&payload).with_context(|| format!("{} is not JSON", path.display()))
+    let doc = serde_json::from_slice(&payload)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    Ok((doc, was_envelope))
+}
+
+/// `rollout.json` -> `rollout.signed.json`, beside it.
+fn signed_path_for(config: &Path) -> PathBuf {
+    let stem = config
+        .file_stem()
+        .map_or_else(|| "config".into(), |s| s.to_string_lossy().into_owned());
+    config.with_file_name(format!("{stem}.signed.json"))
+}
+
+/// The audit actor: `--actor`, else the OS user; never a silent "unknown".
+fn actor_of(write: &WriteOpts) -> anyhow::Result<String> {
+    write
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|a| !a.trim().is_empty())
+        .context("who is doing this? pass --actor NAME (no $USER or $LOGNAME to default to)")
 }
 
 fn time_of(target: &Target) -> anyhow::Result<i64> {
@@ -166,13 +195,15 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn write_op(target: &Target, write: &WriteOpts, op: Operation) -> anyhow::Result<ExitCode> {
-    let doc = read_json(&target.config)?;
+    let (doc, was_envelope) = read_document(&target.config)?;
     let now = time_of(target)?;
-    let actor = write
-        .actor
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
+    let actor = actor_of(write)?;
+    if was_envelope && write.key.is_none() && write.out.is_none() {
+        anyhow::bail!(
+            "{} is a signed publication: pass --key to publish the next version, or --out for an unsigned copy",
+            target.config.display()
+        );
+    }
     let meta = AuditMeta {
         actor,
         reason: write.reason.clone(),
@@ -187,25 +218,38 @@ fn write_op(target: &Target, write: &WriteOpts, op: Operation) -> anyhow::Result
     };
     let mut bytes = serde_json::to_vec_pretty(&next)?;
     bytes.push(b'\n');
-    if let Some(key) = &write.key {
-        bytes = sign_document(&bytes, key)?;
-    }
-    let out = write.out.as_ref().unwrap_or(&target.config);
-    write_atomic(out, &bytes)?;
+    // The editable JSON stays editable: with a key, it is updated in place
+    // (when it was plain) and the signed envelope goes beside it.
+    let written = match &write.key {
+        Some(key) => {
+            let signed = sign_document(&bytes, key)?;
+            let out = match &write.out {
+                Some(out) => out.clone(),
+                None if was_envelope => target.config.clone(),
+                None => signed_path_for(&target.config),
+            };
+            write_atomic(&out, &signed)?;
+            let mut written = format!("signed publication {}", out.display());
+            if !was_envelope && out != target.config {
+                write_atomic(&target.config, &bytes)?;
+                written.push_str(&format!(", editable JSON {}", target.config.display()));
+            }
+            written
+        }
+        None => {
+            let out = write.out.clone().unwrap_or_else(|| target.config.clone());
+            write_atomic(&out, &bytes)?;
+            format!("unsigned JSON {}", out.display())
+        }
+    };
     let st = status(&next, &target.flag, now)?;
     println!(
-        "{}: {} -> {} ({}%), version {}, written to {}{}",
+        "{}: {} -> {} ({}%), version {}; wrote {written}",
         target.flag,
         op.name(),
         st.state,
         st.percent,
         st.version,
-        out.display(),
-        if write.key.is_some() {
-            ", signed"
-        } else {
-            ", unsigned"
-        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -397,7 +441,7 @@ mod tests {
         assert_eq!(doc["flags"]["f"]["rollout"]["state"]["phase"], "full");
         // Refused: nothing written.
         assert_eq!(
-            run_args(&["resume", "--config", p, "--flag", "f", "--at", at]),
+            run_args(&["resume", "--config", p, "--flag", "f", "--actor", "ci", "--at", at]),
             ExitCode::from(1)
         );
         let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -406,14 +450,14 @@ mod tests {
         let out = dir.path().join("out.json");
         let o = out.to_str().unwrap();
         assert!(ok(&[
-            "pause", "--config", p, "--flag", "f", "--out", o, "--at", at
+            "pause", "--config", p, "--flag", "f", "--actor", "ci", "--out", o, "--at", at
         ]));
         let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         assert_eq!(written["version"], 4);
         assert!(ok(&["status", "--config", o, "--flag", "f", "--json"]));
         // Signing is not wired yet: refused, nothing written unsigned.
         let r = Cli::try_parse_from([
-            "rollout", "pause", "--config", p, "--flag", "f", "--key", "k",
+            "rollout", "pause", "--config", p, "--flag", "f", "--actor", "ci", "--key", "k",
         ])
         .map(|c| run(&RolloutArgs { op: c.op }));
         assert!(matches!(r, Ok(Err(_))));

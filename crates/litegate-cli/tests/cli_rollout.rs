@@ -58,10 +58,20 @@ fn signed_rollout_operations_and_decisions() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(version_of(Path::new(&config)), 13);
-    let verify = litegate(&["verify", "--pubkey", &public, &config]);
+    // The editable JSON stays plain and valid; the signed publication is
+    // written beside it.
+    let signed = p("rollout.signed.json");
+    assert!(!std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("litegate_envelope"));
+    let validate = litegate(&["validate", &config]);
+    assert!(validate.status.success(), "{}", text(&validate));
+    assert_eq!(version_of(Path::new(&signed)), 13);
+    assert!(text(&out).contains("signed publication"), "{}", text(&out));
+    let verify = litegate(&["verify", "--pubkey", &public, &signed]);
     assert!(verify.status.success(), "{}", text(&verify));
     // Pausing twice is illegal and says why.
-    let out = op(&["pause", "--key", &private]);
+    let out = op(&["pause", "--actor", "alice", "--key", &private]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("refused"), "{}", text(&out));
     // Resume, roll back a phase, then the emergency path needs a reason.
@@ -79,7 +89,9 @@ fn signed_rollout_operations_and_decisions() {
     ]);
     assert!(text(&out).contains("paused at beta"), "{}", text(&out));
     assert_eq!(
-        op(&["emergency-rollback", "--key", &private]).status.code(),
+        op(&["emergency-rollback", "--actor", "alice", "--key", &private])
+            .status
+            .code(),
         Some(1)
     );
     let out = op(&[
@@ -93,11 +105,12 @@ fn signed_rollout_operations_and_decisions() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(version_of(Path::new(&config)), 16);
+    assert_eq!(version_of(Path::new(&signed)), 16);
     let status = op(&["status", "--json"]);
     let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(st["audit"].as_array().map(Vec::len), Some(4), "{st}");
     // A tampered copy fails verification.
-    let mut bytes = std::fs::read(&config).unwrap();
+    let mut bytes = std::fs::read(&signed).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 1;
     std::fs::write(p("tampered.json"), bytes).unwrap();
@@ -111,7 +124,8 @@ fn signed_rollout_operations_and_decisions() {
     // decide: a healthy treatment at the limited phase advances (exit 0), a
     // failing one rolls back (exit 4), one without the latency its criteria
     // name holds (exit 3) and says so.
-    let docs_snapshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/rollout-snapshot.json");
+    let docs_snapshot =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/rollout-snapshot.json");
     let snapshot = |v2_errors: u64| {
         serde_json::json!({"format": 1, "flags": {"face_model_v2": {"variations": {
             "v1": {"users": 15_000, "runs": 150_000, "errors": 1_500, "sessions": 30_000, "crashes": 30},
@@ -167,8 +181,16 @@ fn the_docs_decide_command_runs_as_written() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("ADVANCE at phase limited"), "{}", text(&out));
-    assert!(text(&out).contains("latency_vs_control:v2"), "{}", text(&out));
+    assert!(
+        text(&out).contains("ADVANCE at phase limited"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("latency_vs_control:v2"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `simulate --seeds` reports the healthy phases rolled back by mistake.
@@ -203,4 +225,84 @@ fn simulate_reports_mistaken_rollbacks_over_seeds() {
     ]);
     assert!(!out.status.success());
     assert!(text(&out).contains("--seeds"), "{}", text(&out));
+}
+
+#[test]
+fn the_audit_actor_is_explicit_or_the_os_user_never_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rollout.json");
+    std::fs::copy(sample(), &config).unwrap();
+    let config = config.display().to_string();
+    let pause = |env_user: Option<&str>, actor: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_litegate"));
+        cmd.args([
+            "rollout",
+            "pause",
+            "--config",
+            &config,
+            "--flag",
+            "face_model_v2",
+        ])
+        .env_remove("USER")
+        .env_remove("LOGNAME");
+        if let Some(u) = env_user {
+            cmd.env("USER", u);
+        }
+        if let Some(a) = actor {
+            cmd.args(["--actor", a]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = pause(None, None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pass --actor"), "{}", text(&out));
+    let out = pause(Some("carol"), None);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = litegate(&[
+        "rollout",
+        "status",
+        "--config",
+        &config,
+        "--flag",
+        "face_model_v2",
+        "--json",
+    ]);
+    let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let audit = st["audit"].as_array().unwrap();
+    assert_eq!(audit.last().unwrap()["actor"], "carol", "{st}");
+    // A signed publication is never replaced by an unsigned document.
+    let signed = dir.path().join("pub.signed.json");
+    let key = dir.path().join("k.key");
+    let public = dir.path().join("k.pub");
+    assert!(litegate(&[
+        "keygen",
+        "--private",
+        key.to_str().unwrap(),
+        "--public",
+        public.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert!(litegate(&[
+        "sign",
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        signed.to_str().unwrap(),
+        &config
+    ])
+    .status
+    .success());
+    let out = litegate(&[
+        "rollout",
+        "resume",
+        "--config",
+        signed.to_str().unwrap(),
+        "--flag",
+        "face_model_v2",
+        "--actor",
+        "carol",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("signed publication"), "{}", text(&out));
 }
