@@ -117,7 +117,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     if !doc.problems().is_empty() {
         println!(
-            "{}: {} problem(s)",
+            "{}: {} problem(s) (devices isolate each flag named: it answers with PARSE_ERROR)",
             args.config.display(),
             doc.problems().len()
         );
@@ -126,27 +126,16 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         failed = true;
     }
-    // The sections other modules own are checked by those modules.
-    if let Some(models) = doc.section("models") {
-        if let Err(errors) = litegate::inference::parse_models(models) {
-            println!(
-                "{}: {} problem(s) in `models`",
-                args.config.display(),
-                errors.len()
-            );
-            for e in errors {
-                println!("  {e}");
-            }
-            failed = true;
-        }
-    }
-    if let Err(e) = litegate::guardrails::parse_guardrails(doc.section("guardrails")) {
+    // The judgement devices make of the other sections (an invalid one
+    // refuses the whole document there too).
+    let sections = litegate::judge::section_problems(&doc);
+    if !sections.is_empty() {
         println!(
-            "{}: {} problem(s) in `guardrails`",
+            "{}: {} problem(s) in the guardrails and models sections (devices refuse the document)",
             args.config.display(),
-            e.problems.len()
+            sections.len()
         );
-        for p in &e.problems {
+        for p in &sections {
             println!("  {p}");
         }
         failed = true;

@@ -99,6 +99,27 @@ impl fmt::Display for ShutdownOutcome {
     }
 }
 
+/// Paths as a person reads them: `a, b, c`, or `nowhere` for none.
+pub fn paths(paths: &[std::path::PathBuf]) -> String {
+    if paths.is_empty() {
+        return "nowhere".to_owned();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The standard reason phrase of an HTTP status (`504` -> `Gateway
+/// Timeout`), or `unknown status` for a code without one.
+pub fn http_reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("unknown status")
+}
+
 /// `None` as `none`, else the value's display: for optional figures such as
 /// a config version in people-facing lines.
 pub fn optional<T: fmt::Display>(value: Option<T>) -> String {
@@ -132,6 +153,8 @@ mod tests {
         );
         assert_eq!(optional(Some(13)), "13");
         assert_eq!(optional(None::<u64>), "none");
+        assert_eq!(http_reason(504), "Gateway Timeout");
+        assert_eq!(http_reason(599), "unknown status");
         for text in [rule.to_string(), ShutdownOutcome::TimedOut.to_string()] {
             assert!(!text.contains('{') && !text.contains("Some("), "{text}");
         }

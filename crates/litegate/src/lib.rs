@@ -36,6 +36,7 @@ pub mod display;
 pub mod eval;
 pub mod guardrails;
 pub mod inference;
+pub mod judge;
 pub mod metrics;
 pub mod rollout;
 pub mod runtime;

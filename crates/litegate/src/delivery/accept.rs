@@ -130,6 +130,11 @@ fn parse_checked(
 ) -> Result<(Box<Document>, Applied), Rejection> {
     let doc = Document::parse_with_limits(payload, limits)?;
     doc.check_environment(environment)?;
+    // The same judgement `litegate validate` makes of the other sections.
+    let problems = crate::judge::section_problems(&doc);
+    if !problems.is_empty() {
+        return Err(Rejection::Config(ConfigError::Invalid(problems)));
+    }
     if let Some(cur) = current {
         if doc.version < cur.version {
             return Err(Rejection::StaleVersion {

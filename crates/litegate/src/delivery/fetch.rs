@@ -50,7 +50,7 @@ pub enum FetchError {
         message: String,
     },
     /// The server answered with an error status.
-    #[error("HTTP {status}{}", .retry_after.map(|d| format!(" (Retry-After {}s)", d.as_secs())).unwrap_or_default())]
+    #[error("HTTP {status} ({}){}", crate::display::http_reason(*status), .retry_after.map(|d| format!(", Retry-After {}s", d.as_secs())).unwrap_or_default())]
     Status {
         /// The status code.
         status: u16,

@@ -42,7 +42,7 @@ pub enum DownloadError {
         expected: u64,
     },
     /// The server answered with an error status.
-    #[error("model `{key}`: HTTP {status} from {url}")]
+    #[error("model `{key}`: HTTP {status} ({}) from {url}", crate::display::http_reason(*status))]
     Status {
         /// Model key.
         key: String,

@@ -4,6 +4,7 @@
 //! probing the version and resolving optional symbols one by one.
 
 pub mod litert;
+pub mod status;
 pub mod tflite;
 
 mod aligned;
@@ -20,7 +21,8 @@ use std::path::PathBuf;
 pub enum RuntimeLoadError {
     /// No candidate path held the library.
     #[error(
-        "{library} not found (looked in: {searched:?}); run `cargo xtask setup` or set {env_var}"
+        "{library} not found (looked in: {}); run `cargo xtask setup` or set {env_var}",
+        crate::display::paths(searched)
     )]
     NotFound {
         /// The library's file name.
@@ -71,7 +73,7 @@ pub enum RuntimeLoadError {
 #[non_exhaustive]
 pub enum RuntimeError {
     /// A C function returned an error status.
-    #[error("{call} failed with status {status}")]
+    #[error("{call} failed with status {status} ({})", status::describe(call, *status))]
     Status {
         /// The C function.
         call: &'static str,
