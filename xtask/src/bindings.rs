@@ -227,7 +227,7 @@ pub fn test() -> Result<()> {
     let generated = generate(false)?;
     kotlin_tests(&generated)?;
     swift_checks(&generated)?;
-    crate::packages::check(&generated.kotlin)
+    crate::packages::check(&generated)
 }
 
 /// Every `.kt` file under `dir`, sorted.
@@ -274,7 +274,7 @@ fn jvm_jars() -> Vec<PathBuf> {
 
 /// Compiles the generated Kotlin, the hand-written layer and `sources`
 /// into `classes`.
-fn compile_kotlin(generated: &Generated, extra: &[PathBuf], classes: &Path) -> Result<()> {
+pub(crate) fn compile_kotlin(generated: &Generated, extra: &[PathBuf], classes: &Path) -> Result<()> {
     let kotlin_dir = root().join("bindings/kotlin/src");
     let mut sources = Vec::new();
     kotlin_files(&generated.kotlin, &mut sources)?;

@@ -37,7 +37,8 @@ pub const ANDROID_TARGETS: [&str; 4] = [
 ];
 
 /// Runs every package check (see the module docs).
-pub fn check(generated_kotlin: &Path) -> Result<()> {
+pub fn check(generated: &crate::bindings::Generated) -> Result<()> {
+    let generated_kotlin = generated.kotlin.as_path();
     let library = mobile_library()?;
     check_load_alignment(&library)?;
     size_report(&library)?;
@@ -50,7 +51,7 @@ pub fn check(generated_kotlin: &Path) -> Result<()> {
     let kept = check_consumer_rules(&rules, &sources)?;
     println!("consumer-rules.pro keeps all {kept} types JNA reflects on");
     apple::check()?;
-    maven::check()?;
+    maven::check(generated)?;
     Ok(())
 }
 
@@ -131,11 +132,14 @@ pub fn mobile_library() -> Result<PathBuf> {
             "--profile",
             "mobile",
         ])
+        // An explicit `--target` keeps these flags off build scripts and
+        // proc macros, which run here (glibc cannot load packed relocations).
+        .args(["--target", &host])
         .arg("--target-dir")
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\u{1f}")))?;
-    Ok(target_dir.join("mobile/liblitegate_ffi.so"))
+    Ok(target_dir.join(&host).join("mobile/liblitegate_ffi.so"))
 }
 
 /// Fails unless every LOAD segment of the ELF file is aligned to 16 KB.
