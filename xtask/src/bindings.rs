@@ -8,6 +8,7 @@
 //! cargo xtask bindings --release  the same from a release build
 //! cargo xtask bindings test       generate, then Kotlin tests and Swift checks
 //! cargo xtask bindings bench      Kotlin/JVM flag-evaluation bench, then `size`
+//! cargo xtask bindings packages   generate, then only the package checks (xtask/src/packages.rs)
 //! cargo xtask bindings size       the cdylib as apps ship it: 16 KB pages, <= 6 MB stripped, bytes per crate
 //! ```
 //!
@@ -43,7 +44,11 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("size") => library_size(),
-        Some(other) => bail!("unknown `bindings` task `{other}`: use test, bench or size"),
+        Some("packages") => {
+            setup()?;
+            crate::packages::check(&generate(false)?)
+        }
+        Some(other) => bail!("unknown `bindings` task `{other}`: use test, packages, bench or size"),
     }
 }
 
