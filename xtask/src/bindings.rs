@@ -48,7 +48,9 @@ pub fn main(args: &[String]) -> Result<()> {
             setup()?;
             crate::packages::check(&generate(false)?)
         }
-        Some(other) => bail!("unknown `bindings` task `{other}`: use test, packages, bench or size"),
+        Some(other) => {
+            bail!("unknown `bindings` task `{other}`: use test, packages, bench or size")
+        }
     }
 }
 
@@ -279,7 +281,11 @@ fn jvm_jars() -> Vec<PathBuf> {
 
 /// Compiles the generated Kotlin, the hand-written layer and `sources`
 /// into `classes`.
-pub(crate) fn compile_kotlin(generated: &Generated, extra: &[PathBuf], classes: &Path) -> Result<()> {
+pub(crate) fn compile_kotlin(
+    generated: &Generated,
+    extra: &[PathBuf],
+    classes: &Path,
+) -> Result<()> {
     let kotlin_dir = root().join("bindings/kotlin/src");
     let mut sources = Vec::new();
     kotlin_files(&generated.kotlin, &mut sources)?;

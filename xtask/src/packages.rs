@@ -204,7 +204,7 @@ pub fn size_report(library: &Path) -> Result<()> {
     let data = std::fs::read(library)?;
     let (crates, sections) = attribute(&data)?;
     println!("where the bytes are (symbol sizes per crate, identical code folded once):");
-    let total: u64 = crates.iter().map(|(_, b)| *b).sum();
+    let total: u64 = crates.values().sum();
     let mut rows: Vec<_> = crates.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (name, bytes) in rows.iter().take(30) {
@@ -266,7 +266,7 @@ fn attribute(data: &[u8]) -> Result<Attribution> {
             sections.push((section.name().unwrap_or("?").to_owned(), section.size()));
         }
     }
-    sections.sort_by(|a, b| b.1.cmp(&a.1));
+    sections.sort_by_key(|s| std::cmp::Reverse(s.1));
     Ok((crates, sections))
 }
 

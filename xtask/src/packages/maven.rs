@@ -49,7 +49,11 @@ fn xml(text: &str) -> String {
 }
 
 /// The POM of the host jar; `dependencies` are `(group, artifact, version)`.
-fn pom(p: &BTreeMap<String, String>, artifact: &str, dependencies: &[(&str, &str, &str)]) -> String {
+fn pom(
+    p: &BTreeMap<String, String>,
+    artifact: &str,
+    dependencies: &[(&str, &str, &str)],
+) -> String {
     let g = |k: &str| xml(p.get(k).map(String::as_str).unwrap_or(""));
     let deps: String = dependencies
         .iter()
@@ -129,7 +133,10 @@ fn version_class(kotlin: &Path) -> Result<String> {
     for file in crate::bindings::kotlin_sources(kotlin)? {
         let text = std::fs::read_to_string(&file)?;
         if text.contains("fun `litegateVersion`(") || text.contains("fun litegateVersion(") {
-            let stem = file.file_stem().and_then(|s| s.to_str()).context("file name")?;
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .context("file name")?;
             let package = text
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("package "))
@@ -157,7 +164,10 @@ pub fn check(generated: &Generated) -> Result<()> {
     }
     let workspace_version = std::fs::read_to_string(root().join("Cargo.toml"))?
         .lines()
-        .find_map(|l| l.strip_prefix("version = \"").map(|v| v.trim_end_matches('"').to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("version = \"")
+                .map(|v| v.trim_end_matches('"').to_owned())
+        })
         .context("no workspace version")?;
     if props["VERSION_NAME"] != workspace_version {
         bail!(
@@ -212,7 +222,11 @@ pub fn check(generated: &Generated) -> Result<()> {
             &[
                 ("net.java.dev.jna", "jna", jna_version),
                 ("org.jetbrains.kotlin", "kotlin-stdlib", "2.4.20"),
-                ("org.jetbrains.kotlinx", "kotlinx-coroutines-core-jvm", "1.8.0"),
+                (
+                    "org.jetbrains.kotlinx",
+                    "kotlinx-coroutines-core-jvm",
+                    "1.8.0",
+                ),
             ],
         ),
     )?;
@@ -270,7 +284,10 @@ pub fn check(generated: &Generated) -> Result<()> {
         .arg("dependency:build-classpath")
         .arg(format!("-Dmdep.outputFile={}", cp_file.display())))?;
     let class_path = std::fs::read_to_string(&cp_file)?;
-    for needle in [format!("{artifact}-{version}.jar"), format!("jna-{jna_version}.jar")] {
+    for needle in [
+        format!("{artifact}-{version}.jar"),
+        format!("jna-{jna_version}.jar"),
+    ] {
         if !class_path.contains(&needle) {
             bail!("the consumer's resolved class path lacks {needle}: {class_path}");
         }
@@ -324,7 +341,14 @@ mod tests {
             assert!(props.get(key).is_some_and(|v| !v.is_empty()), "{key}");
         }
         let pom = pom(&props, "x", &[("net.java.dev.jna", "jna", "5.18.1")]);
-        for tag in ["<url>", "<licenses>", "<scm>", "<developers>", "<description>", "<name>"] {
+        for tag in [
+            "<url>",
+            "<licenses>",
+            "<scm>",
+            "<developers>",
+            "<description>",
+            "<name>",
+        ] {
             assert!(pom.contains(tag), "{tag}");
         }
     }
@@ -333,7 +357,10 @@ mod tests {
     fn the_build_script_uses_jna_5_18_1_or_later() {
         let gradle =
             std::fs::read_to_string(root().join("bindings/kotlin/build.gradle.kts")).unwrap();
-        for line in gradle.lines().filter(|l| l.contains("net.java.dev.jna:jna:")) {
+        for line in gradle
+            .lines()
+            .filter(|l| l.contains("net.java.dev.jna:jna:"))
+        {
             let version = line
                 .split("net.java.dev.jna:jna:")
                 .nth(1)
@@ -344,7 +371,13 @@ mod tests {
             let parts: Vec<u32> = version.split('.').map(|p| p.parse().unwrap()).collect();
             assert!(parts >= vec![5, 18, 1], "{line}");
         }
-        for needle in ["withJavadocJar()", "withSourcesJar()", "useInMemoryPgpKeys", "scm {", "developers {"] {
+        for needle in [
+            "withJavadocJar()",
+            "withSourcesJar()",
+            "useInMemoryPgpKeys",
+            "scm {",
+            "developers {",
+        ] {
             assert!(gradle.contains(needle), "{needle}");
         }
     }
