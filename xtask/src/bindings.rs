@@ -8,12 +8,13 @@
 //! cargo xtask bindings --release  the same from a release build
 //! cargo xtask bindings test       generate, then Kotlin tests and Swift checks
 //! cargo xtask bindings bench      Kotlin/JVM flag-evaluation bench, then `size`
-//! cargo xtask bindings size       stripped size of the cdylib as apps ship it (< 6 MB)
+//! cargo xtask bindings packages   generate, then only the package checks (xtask/src/packages.rs)
+//! cargo xtask bindings size       the cdylib as apps ship it: 16 KB pages, <= 6 MB stripped, bytes per crate
 //! ```
 //!
 //! Tools come from the package registries (see [`setup`]): kotlinc from
-//! npm's `kotlin-compiler`, JNA and JUnit 5 from Debian, tree-sitter from
-//! PyPI. They are cached under `.cache/` (gitignored).
+//! npm's `kotlin-compiler`, JNA and JUnit 5 from Maven Central, tree-sitter
+//! from PyPI. They are cached under `.cache/` (gitignored).
 
 use crate::{cargo, root, run};
 use anyhow::{bail, Context, Result};
@@ -23,15 +24,13 @@ use std::process::Command;
 const KOTLIN_COMPILER: &str = "kotlin-compiler@2.4.20";
 const TREE_SITTER: &str = "tree-sitter==0.26.0";
 const TREE_SITTER_SWIFT: &str = "tree-sitter-swift==0.7.4";
-/// Debian's jars the JVM tests need.
-const JAVA_JARS: [&str; 5] = [
-    "jna.jar",
-    "junit-platform-console-standalone.jar",
-    "junit-jupiter-api.jar",
-    "apiguardian-api.jar",
-    "opentest4j.jar",
+/// The jars the JVM tests need, from Maven Central (`groupId:artifactId:version`):
+/// JNA at the version the AAR ships (5.18.1: 16 KB pages fixed) and the JUnit 5
+/// console launcher (it bundles the Jupiter API, opentest4j and apiguardian).
+pub(crate) const MAVEN_JARS: [&str; 2] = [
+    "net.java.dev.jna:jna:5.18.1",
+    "org.junit.platform:junit-platform-console-standalone:1.11.4",
 ];
-const JAVA_DIR: &str = "/usr/share/java";
 
 /// Dispatches `cargo xtask bindings ...`.
 pub fn main(args: &[String]) -> Result<()> {
@@ -45,7 +44,13 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("size") => library_size(),
-        Some(other) => bail!("unknown `bindings` task `{other}`: use test, bench or size"),
+        Some("packages") => {
+            setup()?;
+            crate::packages::check(&generate(false)?)
+        }
+        Some(other) => {
+            bail!("unknown `bindings` task `{other}`: use test, packages, bench or size")
+        }
     }
 }
 
@@ -68,41 +73,40 @@ pub fn setup() -> Result<()> {
     setup_tree_sitter()
 }
 
+/// Where the Maven Central jars are cached.
+fn jvm_dir() -> PathBuf {
+    cache().join("jvm")
+}
+
+/// The cached file of one `group:artifact:version`.
+fn maven_jar(coordinates: &str) -> PathBuf {
+    let mut parts = coordinates.split(':').skip(1);
+    let artifact = parts.next().unwrap_or(coordinates);
+    let version = parts.next().unwrap_or("");
+    jvm_dir().join(format!("{artifact}-{version}.jar"))
+}
+
+/// Copies the JVM jars from Maven Central into `.cache/jvm` (idempotent:
+/// present jars are not fetched again).
 fn setup_java_jars() -> Result<()> {
-    if JAVA_JARS
-        .iter()
-        .all(|j| Path::new(JAVA_DIR).join(j).exists())
-    {
-        return Ok(());
-    }
-    let sudo = !is_root();
-    let apt = |args: &[&str]| {
-        let mut cmd = if sudo {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        } else {
-            Command::new("apt-get")
-        };
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        cmd
-    };
-    run(&mut apt(&["update", "-q"]))?;
-    run(&mut apt(&["install", "-y", "-q", "libjna-java", "junit5"]))?;
-    for jar in JAVA_JARS {
-        if !Path::new(JAVA_DIR).join(jar).exists() {
-            bail!("{JAVA_DIR}/{jar} is still missing after installing libjna-java and junit5");
+    let dir = jvm_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for coordinates in MAVEN_JARS {
+        if maven_jar(coordinates).exists() {
+            continue;
+        }
+        run(Command::new("mvn")
+            .args(["-q", "-B", "--no-transfer-progress", "dependency:copy"])
+            .arg(format!("-Dartifact={coordinates}"))
+            .arg(format!("-DoutputDirectory={}", dir.display())))?;
+        if !maven_jar(coordinates).exists() {
+            bail!(
+                "{} is missing after `mvn dependency:copy`",
+                maven_jar(coordinates).display()
+            );
         }
     }
     Ok(())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false)
 }
 
 fn setup_kotlinc() -> Result<()> {
@@ -229,7 +233,15 @@ pub fn test() -> Result<()> {
     setup()?;
     let generated = generate(false)?;
     kotlin_tests(&generated)?;
-    swift_checks(&generated)
+    swift_checks(&generated)?;
+    crate::packages::check(&generated)
+}
+
+/// Every `.kt` file under `dir`, sorted.
+pub(crate) fn kotlin_sources(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    kotlin_files(dir, &mut out)?;
+    Ok(out)
 }
 
 fn kotlin_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -263,13 +275,17 @@ fn jvm_jars() -> Vec<PathBuf> {
         lib.join("kotlin-stdlib.jar"),
         lib.join("kotlinx-coroutines-core-jvm.jar"),
     ];
-    jars.extend(JAVA_JARS.iter().map(|j| Path::new(JAVA_DIR).join(j)));
+    jars.extend(MAVEN_JARS.iter().map(|c| maven_jar(c)));
     jars
 }
 
 /// Compiles the generated Kotlin, the hand-written layer and `sources`
 /// into `classes`.
-fn compile_kotlin(generated: &Generated, extra: &[PathBuf], classes: &Path) -> Result<()> {
+pub(crate) fn compile_kotlin(
+    generated: &Generated,
+    extra: &[PathBuf],
+    classes: &Path,
+) -> Result<()> {
     let kotlin_dir = root().join("bindings/kotlin/src");
     let mut sources = Vec::new();
     kotlin_files(&generated.kotlin, &mut sources)?;
@@ -399,52 +415,11 @@ pub fn bench() -> Result<()> {
     library_size()
 }
 
-/// Builds the cdylib as apps ship it and checks its stripped size: size
-/// settings on top of the release profile (opt-level `z`, fat LTO, one
-/// codegen unit; panics still unwind, the FFI catches them) and identical
-/// code folding in the linker (as the Android NDK's lld does with
-/// `--icf=all`; gold here when lld is absent), in its own target dir so the
-/// normal release build is untouched.
+/// Builds the cdylib as apps ship it (the `mobile` profile as committed,
+/// the Android targets' linker flags), checks its 16 KB LOAD alignment and
+/// its stripped size, and prints where the bytes are per crate.
 fn library_size() -> Result<()> {
-    let target_dir = root().join("target/mobile-size");
-    let linker = if Command::new("ld.lld").arg("--version").output().is_ok() {
-        "lld"
-    } else {
-        "gold"
-    };
-    run(cargo()
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "litegate-ffi",
-            "--lib",
-            "--release",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-        .env(
-            "RUSTFLAGS",
-            format!("-C link-arg=-fuse-ld={linker} -C link-arg=-Wl,--icf=all"),
-        ))?;
-    let library = target_dir.join("release").join(library_file_name());
-    let stripped = target_dir.join("liblitegate_ffi.stripped.so");
-    run(Command::new("strip")
-        .arg("--strip-all")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&library))?;
-    let size = std::fs::metadata(&stripped)?.len();
-    println!(
-        "stripped cdylib (opt-level z, fat LTO, 1 codegen unit, ICF): {} bytes ({:.2} MiB), limit 6 MB",
-        size,
-        size as f64 / (1024.0 * 1024.0)
-    );
-    if size > 6_000_000 {
-        bail!("the stripped cdylib is {size} bytes, over the 6 MB budget");
-    }
-    Ok(())
+    let library = crate::packages::mobile_library()?;
+    crate::packages::check_load_alignment(&library)?;
+    crate::packages::size_report(&library)
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod bindings;
+mod packages;
 mod runtimes;
 mod setup;
 mod tally;

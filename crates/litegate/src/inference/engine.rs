@@ -10,6 +10,7 @@ use super::history::FailureHistory;
 use super::manifest::ModelManifest;
 use super::observer::{InferenceObserver, NoopObserver};
 use super::runner::{LoadOptions, ModelRunner};
+use super::runtime::layout::{self, Platform};
 use super::runtime::litert::LiteRtRuntime;
 use super::runtime::tflite::TfLiteRuntime;
 use super::runtime::{RuntimeLoadError, RuntimeLocator, RuntimeSource};
@@ -123,6 +124,9 @@ pub fn load_runtime(
     };
     let (found, searched) = locator.resolve(source);
     let Some(path) = found else {
+        if let Some(marker) = locator.play_services_only() {
+            return Err(RuntimeLoadError::PlayServicesOnly { marker });
+        }
         return Err(RuntimeLoadError::NotFound {
             library: source.file_name(),
             searched,
@@ -133,9 +137,27 @@ pub fn load_runtime(
     if let Some(rt) = map.get(&path) {
         return Ok(rt.clone());
     }
-    let rt = match kind {
-        EngineKind::LiteRt => Runtime::LiteRt(Arc::new(LiteRtRuntime::load(&path)?)),
-        EngineKind::TfLite => Runtime::TfLite(Arc::new(TfLiteRuntime::load(&path)?)),
+    // Accelerators and delegates where the runtime's distribution puts them
+    // (docs/inference.md); on Android, bare sonames are left to LiteRT.
+    let companions = layout::companions(&path, source, Platform::current());
+    let loaded = match kind {
+        EngineKind::LiteRt => {
+            LiteRtRuntime::load_with(&path, &companions).map(|r| Runtime::LiteRt(Arc::new(r)))
+        }
+        EngineKind::TfLite => {
+            TfLiteRuntime::load_with(&path, &companions).map(|r| Runtime::TfLite(Arc::new(r)))
+        }
+    };
+    let rt = match loaded {
+        Ok(rt) => rt,
+        // A bare name the system loader did not find: say so plainly when
+        // Play services' TFLite is what the app ships instead.
+        Err(RuntimeLoadError::Open { .. }) if locator.play_services_only().is_some() => {
+            return Err(RuntimeLoadError::PlayServicesOnly {
+                marker: locator.play_services_only().unwrap_or_default(),
+            });
+        }
+        Err(e) => return Err(e),
     };
     map.insert(path, rt.clone());
     Ok(rt)

@@ -5,7 +5,8 @@
 //! export the same symbol names with other signatures and would crash, so
 //! they are refused at load time (see [`LiteRtRuntime::load`]).
 
-use super::{parse_version, AlignedBytes, RuntimeError, RuntimeLoadError};
+use super::layout::{self, Platform};
+use super::{parse_version, AlignedBytes, RuntimeError, RuntimeLoadError, RuntimeSource};
 use crate::inference::accel::Accelerator;
 use crate::inference::tensor::{DType, TensorSpec};
 use libloading::Library;
@@ -121,10 +122,11 @@ pub struct LiteRtRuntime {
     path: PathBuf,
     version: semver::Version,
     gpu_accelerator: Option<PathBuf>,
+    npu_accelerators: Vec<PathBuf>,
     /// LiteRT's environment is not documented as thread-safe for creation
     /// calls; model and compiled-model creation are serialised here.
     create_lock: Mutex<()>,
-    _gpu_lib: Option<&'static Library>,
+    _accelerator_libs: Vec<&'static Library>,
     _lib: &'static Library,
 }
 
@@ -160,6 +162,24 @@ impl LiteRtRuntime {
     /// Typed [`RuntimeLoadError`]s: the loader's refusal, a missing
     /// symbol, an unsupported version, a failed environment.
     pub fn load(path: &Path) -> Result<LiteRtRuntime, RuntimeLoadError> {
+        let accelerators = layout::companions(path, RuntimeSource::LiteRt, Platform::current());
+        LiteRtRuntime::load_with(path, &accelerators)
+    }
+
+    /// Loads the library at `path` as [`LiteRtRuntime::load`] does, first
+    /// preloading the accelerator libraries given (found by
+    /// [`layout::companions`] where the distribution puts them). LiteRT
+    /// opens its accelerators by bare name; a library already loaded by
+    /// absolute path satisfies that lookup without `LD_LIBRARY_PATH`. An
+    /// accelerator library that fails to load is skipped: that accelerator
+    /// is then unavailable, the runtime still loads.
+    ///
+    /// # Errors
+    /// As [`LiteRtRuntime::load`].
+    pub fn load_with(
+        path: &Path,
+        accelerators: &[(Accelerator, PathBuf)],
+    ) -> Result<LiteRtRuntime, RuntimeLoadError> {
         // SAFETY: loading a library runs its initialisers; LiteRT's only
         // register accelerators and logging. The path was chosen by the app.
         let lib = unsafe { Library::new(path) }.map_err(|e| RuntimeLoadError::Open {
@@ -209,18 +229,25 @@ impl LiteRtRuntime {
             unsafe { lib.get::<IsAcceleratedFn>(b"LiteRtCompiledModelIsNonCpuFullyAccelerated\0") }
                 .ok()
                 .map(|s| *s);
-        // LiteRT opens its GPU accelerator by bare name; loading it first by
-        // absolute path makes that lookup find it without LD_LIBRARY_PATH.
-        let gpu_path = path
-            .parent()
-            .map(|d| d.join("libLiteRtWebGpuAccelerator.so"))
-            .filter(|p| p.is_file());
-        // SAFETY: the accelerator library's initialisers only register
-        // itself; failure to load is not fatal (GPU is then unavailable).
-        let gpu_lib: Option<&'static Library> = gpu_path
-            .as_ref()
-            .and_then(|p| unsafe { Library::new(p) }.ok())
-            .map(|l| &*Box::leak(Box::new(l)));
+        let mut accelerator_libs = Vec::new();
+        let mut gpu_accelerator = None;
+        let mut npu_accelerators = Vec::new();
+        for (accelerator, file) in accelerators {
+            // SAFETY: an accelerator library's initialisers only register
+            // it; failing to load it is not fatal (it is then unavailable).
+            let Ok(lib) = (unsafe { Library::new(file) }) else {
+                continue;
+            };
+            // Never unloaded, for the same reason as the runtime itself.
+            accelerator_libs.push(&*Box::leak(Box::new(lib)));
+            match accelerator {
+                Accelerator::Gpu if gpu_accelerator.is_none() => {
+                    gpu_accelerator = Some(file.clone())
+                }
+                Accelerator::Npu => npu_accelerators.push(file.clone()),
+                _ => {}
+            }
+        }
         let mut env: Handle = std::ptr::null_mut();
         // SAFETY: zero options with a null array is the documented default;
         // `env` is a valid out pointer.
@@ -237,9 +264,10 @@ impl LiteRtRuntime {
             env,
             path: path.to_path_buf(),
             version,
-            gpu_accelerator: gpu_lib.and(gpu_path),
+            gpu_accelerator,
+            npu_accelerators,
             create_lock: Mutex::new(()),
-            _gpu_lib: gpu_lib,
+            _accelerator_libs: accelerator_libs,
             _lib: lib,
         })
     }
@@ -257,6 +285,11 @@ impl LiteRtRuntime {
     /// The GPU accelerator library that was preloaded, if any.
     pub fn gpu_accelerator_library(&self) -> Option<&Path> {
         self.gpu_accelerator.as_deref()
+    }
+
+    /// The NPU dispatch libraries that were preloaded.
+    pub fn npu_accelerator_libraries(&self) -> &[PathBuf] {
+        &self.npu_accelerators
     }
 
     /// Creates a model from verified bytes and compiles it for exactly one

@@ -1,7 +1,10 @@
 //! Where runtime libraries are looked for: an explicit path, then an
 //! environment variable, then the per-user cache that `cargo xtask setup`
-//! fills, then the platform's conventional names.
+//! fills, then where the distributions apps ship put them (the app's native
+//! library directory on Android, its `Frameworks/` on iOS: see
+//! [`super::layout`]), then the platform's conventional names.
 
+use super::layout::{self, Platform};
 use std::path::{Path, PathBuf};
 
 /// Which library.
@@ -90,8 +93,38 @@ impl RuntimeLocator {
         for sub in source.cache_subdirs() {
             out.push(runtimes.join(sub).join(source.file_name()));
         }
-        out.push(PathBuf::from(source.file_name()));
+        let platform = Platform::current();
+        let own = own_library_path();
+        for dir in layout::app_library_dirs(platform, own.as_deref()) {
+            for name in layout::layout(source, platform).runtime {
+                out.push(dir.join(name));
+            }
+        }
+        if platform == Platform::Android {
+            // The system loader finds every AAR's library by soname in the
+            // app's namespace, extracted or not.
+            for name in layout::layout(source, platform).runtime {
+                let bare = PathBuf::from(name);
+                if !out.contains(&bare) {
+                    out.push(bare);
+                }
+            }
+        }
+        let bare = PathBuf::from(source.file_name());
+        if !out.contains(&bare) {
+            out.push(bare);
+        }
         out
+    }
+
+    /// The library of Google Play services' TFLite client, when that is the
+    /// only TFLite in the app's native library directory.
+    pub fn play_services_only(&self) -> Option<PathBuf> {
+        let platform = Platform::current();
+        let own = own_library_path();
+        layout::app_library_dirs(platform, own.as_deref())
+            .iter()
+            .find_map(|d| layout::play_services_in(d))
     }
 
     /// The first candidate that exists (bare names count as existing: the
@@ -108,4 +141,19 @@ impl RuntimeLocator {
 
 pub(crate) fn is_bare(path: &Path) -> bool {
     path.parent().is_none_or(|p| p.as_os_str().is_empty())
+}
+
+/// The path LiteGate's own library was loaded from (Android: inside the
+/// app's native library directory), read from `/proc/self/maps`.
+fn own_library_path() -> Option<PathBuf> {
+    if Platform::current() != Platform::Android {
+        return None;
+    }
+    // A bounded read: the map of a process is small, and only the first
+    // mapping of our library is needed.
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/liblitegate_ffi.so"))
+        .map(PathBuf::from)
 }

@@ -3,6 +3,7 @@
 //! holding its `Library` for the process, declaring the functions it uses,
 //! probing the version and resolving optional symbols one by one.
 
+pub mod layout;
 pub mod litert;
 pub mod status;
 pub mod tflite;
@@ -31,6 +32,18 @@ pub enum RuntimeLoadError {
         searched: Vec<PathBuf>,
         /// The environment variable that overrides the path.
         env_var: &'static str,
+    },
+    /// The only TFLite in the app is Google Play services' (the
+    /// `play-services-tflite-java` client library was found): it is loaded
+    /// through Java and has no C API LiteGate can open. Bundle the
+    /// `com.google.ai.edge.litert:litert` AAR instead (docs/inference.md).
+    #[error(
+        "only Google Play services' TFLite is present ({marker}), which LiteGate cannot load; \
+         add com.google.ai.edge.litert:litert (and litert-gpu) to the app (see docs/inference.md)"
+    )]
+    PlayServicesOnly {
+        /// The Play services client library found.
+        marker: PathBuf,
     },
     /// The dynamic loader refused the file.
     #[error("cannot load {path}: {message}")]

@@ -7,7 +7,8 @@
 //! delegate that fails to prepare makes `TfLiteInterpreterCreate` return
 //! null, which is reported as a compile failure for that accelerator.
 
-use super::{parse_version, AlignedBytes, RuntimeError, RuntimeLoadError};
+use super::layout::{self, Platform};
+use super::{parse_version, AlignedBytes, RuntimeError, RuntimeLoadError, RuntimeSource};
 use crate::inference::accel::Accelerator;
 use crate::inference::tensor::{DType, TensorSpec};
 use libloading::Library;
@@ -139,6 +140,24 @@ impl TfLiteRuntime {
     /// # Errors
     /// Typed [`RuntimeLoadError`]s.
     pub fn load(path: &Path) -> Result<TfLiteRuntime, RuntimeLoadError> {
+        let delegates = layout::companions(path, RuntimeSource::TfLite, Platform::current());
+        TfLiteRuntime::load_with(path, &delegates)
+    }
+
+    /// Loads the library at `path` as [`TfLiteRuntime::load`] does, then
+    /// looks for each accelerator's delegate entry points in the library
+    /// itself and, when it lacks them, in the delegate libraries given
+    /// (found by [`layout::companions`]: on iOS the
+    /// `TensorFlowLiteCMetal` and `TensorFlowLiteCCoreML` frameworks, on
+    /// Android `libtensorflowlite_gpu_jni.so`). A delegate library that fails
+    /// to load or lacks the entry points leaves that accelerator unavailable.
+    ///
+    /// # Errors
+    /// As [`TfLiteRuntime::load`].
+    pub fn load_with(
+        path: &Path,
+        delegates: &[(Accelerator, PathBuf)],
+    ) -> Result<TfLiteRuntime, RuntimeLoadError> {
         // SAFETY: loading runs the library's static initialisers only.
         let lib = unsafe { Library::new(path) }.map_err(|e| RuntimeLoadError::Open {
             path: path.to_path_buf(),
@@ -179,7 +198,7 @@ impl TfLiteRuntime {
         }
         // SAFETY: the classic C API kept these signatures through 2.x.
         let api = unsafe { Api::resolve(lib, path) }?;
-        let find = |list: &[(&'static str, &'static str)]| {
+        let find_in = |lib: &'static Library, list: &[(&'static str, &'static str)]| {
             list.iter().find_map(|(c, d)| {
                 // SAFETY: every listed creator takes one options pointer
                 // (null means defaults) and returns a delegate pointer;
@@ -199,10 +218,24 @@ impl TfLiteRuntime {
                 }
             })
         };
+        let find = |accelerator: Accelerator, list: &[(&'static str, &'static str)]| {
+            find_in(lib, list).or_else(|| {
+                delegates
+                    .iter()
+                    .filter(|(a, _)| *a == accelerator)
+                    .find_map(|(_, file)| {
+                        // SAFETY: a delegate library's initialisers only
+                        // register it; it is never unloaded (see above).
+                        let extra = unsafe { Library::new(file) }.ok()?;
+                        let extra: &'static Library = Box::leak(Box::new(extra));
+                        find_in(extra, list)
+                    })
+            })
+        };
         Ok(TfLiteRuntime {
-            cpu: find(CPU_DELEGATES),
-            gpu: find(GPU_DELEGATES),
-            npu: find(NPU_DELEGATES),
+            cpu: find(Accelerator::Cpu, CPU_DELEGATES),
+            gpu: find(Accelerator::Gpu, GPU_DELEGATES),
+            npu: find(Accelerator::Npu, NPU_DELEGATES),
             api,
             path: path.to_path_buf(),
             version,
