@@ -449,6 +449,10 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
             kind: ProblemKind::PrerequisiteCycle(cycle),
         }]));
     }
+    let graph_problems = super::prereq::check_graph(&flags, limits);
+    if !graph_problems.is_empty() {
+        return Err(ConfigError::Invalid(graph_problems));
+    }
 
     Ok(Document {
         environment: environment.unwrap_or_else(|| Arc::from("")),

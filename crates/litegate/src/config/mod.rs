@@ -10,6 +10,7 @@
 mod compile;
 mod guard;
 mod model;
+mod prereq;
 mod tree;
 
 pub use model::*;
@@ -46,8 +47,14 @@ pub struct Limits {
     pub max_clause_values: usize,
     /// Ids per target list or segment include/exclude list.
     pub max_target_ids: usize,
-    /// Prerequisites per flag.
+    /// Prerequisites per flag (fan-out).
     pub max_prerequisites: usize,
+    /// Longest prerequisite chain from a flag (edges). Capped at
+    /// [`crate::eval::MAX_PREREQUISITE_DEPTH`].
+    pub max_prerequisite_depth: usize,
+    /// Distinct flags a flag's prerequisites reach, directly or through
+    /// other prerequisites. Capped at [`crate::eval::MAX_PREREQUISITE_FLAGS`].
+    pub max_prerequisite_flags: usize,
     /// Phases per rollout.
     pub max_phases: usize,
     /// Length in bytes of a key, id or clause value.
@@ -71,6 +78,8 @@ impl Default for Limits {
             max_clause_values: 10_000,
             max_target_ids: 100_000,
             max_prerequisites: 20,
+            max_prerequisite_depth: 8,
+            max_prerequisite_flags: crate::eval::MAX_PREREQUISITE_FLAGS,
             max_phases: 20,
             max_string_bytes: 4_096,
             max_regex_bytes: 1_024,
