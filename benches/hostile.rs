@@ -55,7 +55,8 @@ fn worst_graph(with_rule: bool) -> Document {
     }
     let all: Vec<String> = names.iter().flatten().cloned().collect();
     flags.insert("root".to_owned(), flag(requires(&all), with_rule));
-    let doc = json!({"format_version": 1, "environment": "production", "version": 1, "flags": flags});
+    let doc =
+        json!({"format_version": 1, "environment": "production", "version": 1, "flags": flags});
     let parsed = Document::parse(doc.to_string().as_bytes()).expect("the limits accept it");
     assert!(parsed.problems().is_empty(), "{:?}", parsed.problems());
     parsed

@@ -218,6 +218,9 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<ConfigStore>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) refresh: tokio::sync::Notify,
+    /// The event stream asks for a fetch; honoured at most once per
+    /// `Schedule::backoff_base` and never during a failure backoff.
+    pub(crate) stream_wake: tokio::sync::Notify,
     /// Serialises judging and installing documents.
     pub(crate) apply_lock: parking_lot::Mutex<()>,
     /// Count of completed attempts, with a condvar for `wait_until_ready`.
@@ -310,6 +313,7 @@ impl ConfigDelivery {
             store,
             dispatcher: Dispatcher::new(config.listener_stall_timeout),
             refresh: tokio::sync::Notify::new(),
+            stream_wake: tokio::sync::Notify::new(),
             apply_lock: parking_lot::Mutex::new(()),
             progress: parking_lot::Mutex::new(Progress::default()),
             progress_cv: parking_lot::Condvar::new(),

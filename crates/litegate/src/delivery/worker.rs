@@ -30,7 +30,11 @@ pub(crate) fn install_local(
 ) -> Result<(), DeliveryError> {
     let mut persisted = None;
     if let Some(dir) = &config.storage_dir {
-        match persist::load(dir) {
+        let max_body = config
+            .http
+            .max_body_bytes
+            .max(config.limits.max_document_bytes);
+        match persist::load_limited(dir, max_body) {
             Ok(Some(cached)) => match judge_local(
                 cached.body,
                 cached.meta.signature_header.as_deref(),
@@ -162,9 +166,23 @@ async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             s.next_attempt = Some(Instant::now() + delay);
         });
         inner.progress_cv.notify_all();
+        // The stream may bring the next fetch forward, but no sooner than
+        // `backoff_base` after this one and never into a failure backoff:
+        // a stream cannot make fetches faster than failures would.
+        let now = tokio::time::Instant::now();
+        let next_poll = now + delay;
+        let earliest_for_stream = if failures == 0 {
+            now + inner.schedule.backoff_base.min(delay)
+        } else {
+            next_poll
+        };
         tokio::select! {
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep_until(next_poll) => {}
             () = inner.refresh.notified() => {}
+            () = async {
+                inner.stream_wake.notified().await;
+                tokio::time::sleep_until(earliest_for_stream).await;
+            } => {}
             () = stopped(&mut stop) => return,
         }
     }
@@ -187,6 +205,10 @@ async fn attempt(
     };
     let result = match fetch::fetch(client, url, etag.as_deref(), inner.http.max_body_bytes).await {
         Err(e) => Err(DeliveryProblem::Fetch(e)),
+        // A 304 only means something about a document we have and named.
+        Ok(Fetched::NotModified { .. }) if etag.is_none() || inner.store.applied().is_none() => {
+            Err(DeliveryProblem::Fetch(FetchError::UnexpectedNotModified))
+        }
         Ok(Fetched::NotModified { max_age }) => Ok(max_age),
         Ok(Fetched::Body {
             body,
