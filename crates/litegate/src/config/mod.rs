@@ -11,6 +11,9 @@ mod compile;
 mod guard;
 mod model;
 mod prereq;
+mod regex_budget;
+
+pub use regex_budget::MAX_REGEX_DFA_BYTES;
 mod tree;
 
 pub use model::*;
@@ -63,6 +66,10 @@ pub struct Limits {
     pub max_regex_bytes: usize,
     /// Compiled size of one regex (the `regex` crate's size limit).
     pub max_regex_compiled_bytes: usize,
+    /// Compiled size of all the regexes of one document together, each
+    /// charged its compiled-size bound plus its lazy-DFA cache (at most
+    /// [`MAX_REGEX_DFA_BYTES`]). Past it the document is refused.
+    pub max_regex_total_bytes: usize,
 }
 
 impl Default for Limits {
@@ -84,6 +91,7 @@ impl Default for Limits {
             max_string_bytes: 4_096,
             max_regex_bytes: 1_024,
             max_regex_compiled_bytes: 256 * 1024,
+            max_regex_total_bytes: 8 * 1024 * 1024,
         }
     }
 }
