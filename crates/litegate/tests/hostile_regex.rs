@@ -82,3 +82,63 @@ fn many_simple_patterns_fit_and_the_budget_sits_on_its_limit() {
     one_more.push("^Pixel$".to_owned());
     assert!(over_budget(&with_patterns(&one_more)));
 }
+
+mod shutdown_wins {
+    use super::with_patterns;
+    use axum::routing::get;
+    use litegate::delivery::{ConfigDelivery, DeliveryConfig};
+    use litegate::runtime::{BackgroundRuntime, ShutdownOutcome};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn shutdown_returns_in_time_and_nothing_is_installed_after() {
+        // The heaviest document the budget accepts: 28 patterns that each
+        // compile near the per-pattern limit (seconds in a debug build).
+        let body = with_patterns(&vec![r"\w{5}N".to_owned(); 28]);
+        assert!(litegate::config::Document::parse(&body).is_ok(), "accepted");
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().route(
+            "/config",
+            get(move || {
+                h.fetch_add(1, Ordering::SeqCst);
+                let b = body.clone();
+                async move { b }
+            }),
+        );
+        let listener = server
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        server.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let mut config = DeliveryConfig::new("production");
+        config.url = Some(format!("http://{addr}/config"));
+        let mut runtime = BackgroundRuntime::new().expect("runtime");
+        let delivery = ConfigDelivery::start(config, runtime.handle()).expect("start");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while hits.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(delivery.status().version, None, "still compiling");
+        let t = Instant::now();
+        delivery.shutdown();
+        let outcome = runtime.shutdown(Duration::from_secs(2));
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert_eq!(outcome, ShutdownOutcome::Stopped);
+        // Whatever the compile does after, it installs nothing.
+        std::thread::sleep(Duration::from_secs(8));
+        assert_eq!(delivery.status().version, None);
+        assert!(delivery.current().is_none());
+    }
+}

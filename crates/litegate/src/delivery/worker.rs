@@ -145,7 +145,12 @@ async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
-        let delay = match attempt(&inner, &client, &remote.url).await {
+        // Shutdown wins over a fetch or a compile in progress.
+        let outcome = tokio::select! {
+            r = attempt(&inner, &client, &remote.url) => r,
+            () = stopped(&mut stop) => return,
+        };
+        let delay = match outcome {
             Ok(max_age) => {
                 failures = 0;
                 inner.schedule.after_success(max_age, &mut rng)
@@ -215,9 +220,23 @@ async fn attempt(
             etag,
             signature,
             max_age,
-        }) => consider(inner, &body, etag, signature, true)
-            .map(|_| max_age)
-            .map_err(DeliveryProblem::Rejected),
+        }) => {
+            // Parsing and compiling take milliseconds to (within the limits)
+            // a second: off the runtime's one thread, so metric persistence
+            // and uploads keep their schedule meanwhile.
+            let for_judge = inner.clone();
+            let judged = tokio::task::spawn_blocking(move || {
+                consider(&for_judge, &body, etag, signature, true)
+            })
+            .await;
+            match judged {
+                Ok(verdict) => verdict.map(|_| max_age).map_err(DeliveryProblem::Rejected),
+                // The blocking pool is gone: the runtime is shutting down.
+                Err(e) => Err(DeliveryProblem::Fetch(FetchError::Request {
+                    message: format!("judging the document was cancelled: {e}"),
+                })),
+            }
+        }
     };
     match &result {
         Ok(_) => {
@@ -275,9 +294,15 @@ pub(crate) fn consider(
             Ok(None)
         }
         Verdict::New(doc, applied, signed) => {
+            let stopped = inner.install_gate.lock();
+            if *stopped {
+                // Shut down while this was being judged: install nothing.
+                return Ok(None);
+            }
             let version = applied.version;
             let (body, signature) = persisted_form(body, signature, &signed);
             apply(inner, Arc::from(doc), applied, body, etag, signature);
+            drop(stopped);
             Ok(Some(version))
         }
     }
