@@ -310,13 +310,21 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         }
         Some(v) => {
             let n = v.as_u64();
-            if n.is_none() {
-                w.problem(
+            match n {
+                None => w.problem(
                     "version",
                     ProblemKind::WrongType {
                         expected: "a non-negative integer",
                     },
-                );
+                ),
+                Some(n) if n > super::MAX_VERSION => w.problem(
+                    "version",
+                    ProblemKind::Invalid(format!(
+                        "{n} is above the highest version accepted, {}",
+                        super::MAX_VERSION
+                    )),
+                ),
+                Some(_) => {}
             }
             n
         }

@@ -28,6 +28,12 @@ use std::sync::Arc;
 /// The only format version this SDK reads.
 pub const FORMAT_VERSION: u64 = 1;
 
+/// The highest document `version` accepted: 2^53 - 1, the largest integer
+/// every JSON reader (JavaScript's included) holds exactly. A higher one is
+/// refused, so that no document can take the top of the range and lock out
+/// every later one.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
 /// Hard limits on what a document may contain. Anything beyond is refused
 /// with [`ProblemKind::LimitExceeded`] naming the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -280,6 +280,48 @@ pub fn load_limited(dir: &Path, max_body_bytes: usize) -> Result<Option<CachedBo
     decode(&path, &bytes).map(Some)
 }
 
+/// The file, beside the cache file, that remembers the highest document
+/// version this storage directory has applied, so that an older (validly
+/// signed) cache file put back in place is refused at start.
+pub const HIGHEST_FILE_NAME: &str = "litegate-config.highest";
+
+/// The highest version applied from `dir`, if recorded and readable (a
+/// regular file of at most 32 bytes).
+pub fn load_highest(dir: &Path) -> Option<u64> {
+    use std::io::Read;
+    let file = open_regular(&dir.join(HIGHEST_FILE_NAME)).ok()?;
+    let mut text = String::new();
+    file.take(32).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Records `version` as the highest applied from `dir` (unless a higher one
+/// is recorded): written to a temporary file, fsynced and renamed.
+///
+/// # Errors
+/// [`CacheError::Io`].
+pub fn save_highest(dir: &Path, version: u64) -> Result<(), CacheError> {
+    if load_highest(dir).is_some_and(|h| h >= version) {
+        return Ok(());
+    }
+    let path = dir.join(HIGHEST_FILE_NAME);
+    let tmp = dir.join(format!(
+        ".{HIGHEST_FILE_NAME}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let write = || -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(format!("{version}\n").as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CacheError::io(&path, &e)
+    })
+}
+
 /// Opens `path` for reading only if it is a regular file: never follows a
 /// symlink, never blocks on a FIFO.
 fn open_regular(path: &Path) -> io::Result<File> {

@@ -42,6 +42,16 @@ pub(crate) fn install_local(
                 &config.environment,
                 &config.limits,
             ) {
+                Ok((doc, _)) if persist::load_highest(dir).is_some_and(|h| doc.version < h) => {
+                    let current = persist::load_highest(dir).unwrap_or_default();
+                    report_cache_problem(
+                        store,
+                        CacheProblem::Refused(Rejection::StaleVersion {
+                            offered: doc.version,
+                            current,
+                        }),
+                    );
+                }
                 Ok((doc, applied)) => persisted = Some((doc, applied, cached.meta)),
                 Err(r) => report_cache_problem(store, CacheProblem::Refused(r)),
             },
@@ -370,7 +380,9 @@ fn apply(
             signature_header: signature,
             saved_at_ms: crate::eval::now_ms(),
         };
-        if let Err(e) = persist::save(dir, body, &meta) {
+        let saved =
+            persist::save(dir, body, &meta).and_then(|()| persist::save_highest(dir, doc.version));
+        if let Err(e) = saved {
             tracing::warn!("LiteGate config not persisted: {e}");
             let problem = CacheProblem::File(e);
             inner
