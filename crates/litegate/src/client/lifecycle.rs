@@ -21,6 +21,9 @@ pub struct ClientStatus {
     pub guardrail_trips: Vec<crate::guardrails::Trip>,
     /// Runtimes that load here, with their versions (`litert 2.3.0`).
     pub runtimes: Vec<String>,
+    /// Why the client runs memory-only although a storage directory was
+    /// given (read-only, or locked by another client); `None` otherwise.
+    pub memory_only: Option<String>,
 }
 
 impl Client {
@@ -88,6 +91,7 @@ impl Client {
                 Some(format!("{} {}", k.as_str(), rt.version()))
             })
             .collect(),
+            memory_only: self.shared.storage.memory_only.clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod flags;
 mod guard;
 mod lifecycle;
 mod models;
+mod storage;
 
 pub use lifecycle::ClientStatus;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
@@ -142,6 +143,8 @@ pub enum ClientError {
 
 /// State shared by the client's handles.
 pub(crate) struct Shared {
+    /// The storage directory's lock, or why the client is memory-only.
+    pub(crate) storage: storage::Storage,
     pub(crate) config: ClientConfig,
     pub(crate) runtime: Mutex<Option<BackgroundRuntime>>,
     pub(crate) delivery: ConfigDelivery,
@@ -173,7 +176,7 @@ impl Client {
     ///
     /// # Errors
     /// [`ClientError`] for an unusable configuration or bootstrap document.
-    pub fn start(config: ClientConfig) -> Result<Client, ClientError> {
+    pub fn start(mut config: ClientConfig) -> Result<Client, ClientError> {
         for (field, value) in [
             ("app_id", &config.app_id),
             ("environment", &config.environment),
@@ -185,12 +188,9 @@ impl Client {
                 });
             }
         }
-        if let Some(dir) = &config.storage_dir {
-            std::fs::create_dir_all(dir).map_err(|source| ClientError::Storage {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        // Locked, or memory-only (read-only or in use): see `storage`.
+        let storage = storage::prepare(config.storage_dir.as_deref());
+        let app_storage_dir = std::mem::replace(&mut config.storage_dir, storage.dir.clone());
         let runtime = BackgroundRuntime::with_thread_name("litegate")?;
         let handle = runtime.handle().clone();
 
@@ -266,7 +266,9 @@ impl Client {
         });
 
         let context = Arc::new(config.default_context.clone());
+        config.storage_dir = app_storage_dir;
         let shared = Arc::new(Shared {
+            storage,
             config,
             runtime: Mutex::new(Some(runtime)),
             delivery,

@@ -29,6 +29,8 @@ const PARALLEL_COMPILE_FLAGS: usize = 256;
 struct Walker<'l> {
     limits: &'l Limits,
     problems: Vec<Problem>,
+    /// Shared by every walker of one document.
+    regexes: &'l super::regex_budget::RegexBudget,
 }
 
 impl Walker<'_> {
@@ -266,9 +268,11 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         flag_hashes,
         segment_hashes,
     } = guarded;
+    let regexes = super::regex_budget::RegexBudget::new(limits.max_regex_total_bytes);
     let mut w = Walker {
         limits,
         problems: Vec::new(),
+        regexes: &regexes,
     };
     let segments_path = Path::ROOT.field("segments");
     let flags_path = Path::ROOT.field("flags");
@@ -306,13 +310,21 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         }
         Some(v) => {
             let n = v.as_u64();
-            if n.is_none() {
-                w.problem(
+            match n {
+                None => w.problem(
                     "version",
                     ProblemKind::WrongType {
                         expected: "a non-negative integer",
                     },
-                );
+                ),
+                Some(n) if n > super::MAX_VERSION => w.problem(
+                    "version",
+                    ProblemKind::Invalid(format!(
+                        "{n} is above the highest version accepted, {}",
+                        super::MAX_VERSION
+                    )),
+                ),
+                Some(_) => {}
             }
             n
         }
@@ -389,6 +401,7 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
             let mut fw = Walker {
                 limits,
                 problems: Vec::new(),
+                regexes: &regexes,
             };
             let path = flags_path.field(key);
             let flag = compile_flag(&mut fw, key, v, &path, &names, &flag_index);
@@ -443,11 +456,36 @@ pub(super) fn compile(guarded: Guarded, limits: &Limits) -> Result<Document, Con
         flags.push(entry);
         fingerprints.push(fingerprint);
     }
+    // A document whose regexes overran their budget is refused whole (which
+    // regex hit it first can depend on thread timing; that it was hit cannot).
+    let mut over_budget: Vec<Problem> = flag_problems
+        .iter()
+        .chain(&w.problems)
+        .filter(|p| {
+            matches!(
+                p.kind,
+                ProblemKind::LimitExceeded {
+                    what: super::regex_budget::WHAT,
+                    ..
+                }
+            )
+        })
+        .cloned()
+        .collect();
+    if !over_budget.is_empty() {
+        over_budget.sort_by(|a, b| a.path.cmp(&b.path));
+        over_budget.truncate(20);
+        return Err(ConfigError::Invalid(over_budget));
+    }
     if let Some(cycle) = find_prerequisite_cycle(&flags) {
         return Err(ConfigError::Invalid(vec![Problem {
             path: format!("flags.{}.prerequisites", cycle[0]),
             kind: ProblemKind::PrerequisiteCycle(cycle),
         }]));
+    }
+    let graph_problems = super::prereq::check_graph(&flags, limits);
+    if !graph_problems.is_empty() {
+        return Err(ConfigError::Invalid(graph_problems));
     }
 
     Ok(Document {
@@ -1221,15 +1259,11 @@ fn compile_clause(
                     );
                     return None;
                 }
-                let built = regex::RegexBuilder::new(pattern)
-                    .case_insensitive(case_insensitive)
-                    .size_limit(w.limits.max_regex_compiled_bytes)
-                    .dfa_size_limit(w.limits.max_regex_compiled_bytes)
-                    .build();
-                match built {
+                let per_pattern = w.limits.max_regex_compiled_bytes;
+                match w.regexes.compile(pattern, case_insensitive, per_pattern) {
                     Ok(r) => out.push(r),
-                    Err(e) => {
-                        w.problem(p, ProblemKind::InvalidRegex(e.to_string()));
+                    Err(kind) => {
+                        w.problem(p, kind);
                         return None;
                     }
                 }

@@ -10,6 +10,10 @@
 mod compile;
 mod guard;
 mod model;
+mod prereq;
+mod regex_budget;
+
+pub use regex_budget::MAX_REGEX_DFA_BYTES;
 mod tree;
 
 pub use model::*;
@@ -23,6 +27,12 @@ use std::sync::Arc;
 
 /// The only format version this SDK reads.
 pub const FORMAT_VERSION: u64 = 1;
+
+/// The highest document `version` accepted: 2^53 - 1, the largest integer
+/// every JSON reader (JavaScript's included) holds exactly. A higher one is
+/// refused, so that no document can take the top of the range and lock out
+/// every later one.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
 /// Hard limits on what a document may contain. Anything beyond is refused
 /// with [`ProblemKind::LimitExceeded`] naming the limit.
@@ -46,8 +56,14 @@ pub struct Limits {
     pub max_clause_values: usize,
     /// Ids per target list or segment include/exclude list.
     pub max_target_ids: usize,
-    /// Prerequisites per flag.
+    /// Prerequisites per flag (fan-out).
     pub max_prerequisites: usize,
+    /// Longest prerequisite chain from a flag (edges). Capped at
+    /// [`crate::eval::MAX_PREREQUISITE_DEPTH`].
+    pub max_prerequisite_depth: usize,
+    /// Distinct flags a flag's prerequisites reach, directly or through
+    /// other prerequisites. Capped at [`crate::eval::MAX_PREREQUISITE_FLAGS`].
+    pub max_prerequisite_flags: usize,
     /// Phases per rollout.
     pub max_phases: usize,
     /// Length in bytes of a key, id or clause value.
@@ -56,6 +72,10 @@ pub struct Limits {
     pub max_regex_bytes: usize,
     /// Compiled size of one regex (the `regex` crate's size limit).
     pub max_regex_compiled_bytes: usize,
+    /// Compiled size of all the regexes of one document together, each
+    /// charged its compiled-size bound plus its lazy-DFA cache (at most
+    /// [`MAX_REGEX_DFA_BYTES`]). Past it the document is refused.
+    pub max_regex_total_bytes: usize,
 }
 
 impl Default for Limits {
@@ -71,10 +91,13 @@ impl Default for Limits {
             max_clause_values: 10_000,
             max_target_ids: 100_000,
             max_prerequisites: 20,
+            max_prerequisite_depth: 8,
+            max_prerequisite_flags: crate::eval::MAX_PREREQUISITE_FLAGS,
             max_phases: 20,
             max_string_bytes: 4_096,
             max_regex_bytes: 1_024,
             max_regex_compiled_bytes: 256 * 1024,
+            max_regex_total_bytes: 8 * 1024 * 1024,
         }
     }
 }

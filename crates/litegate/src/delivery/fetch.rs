@@ -75,6 +75,11 @@ pub enum FetchError {
         /// Why.
         message: String,
     },
+    /// `304 Not Modified` when no document from this server is in use (no
+    /// ETag was sent, or nothing is installed): there is nothing it can
+    /// refer to, so it is a failed fetch, not a success.
+    #[error("HTTP 304 with no document in use to be current")]
+    UnexpectedNotModified,
     /// Any other client failure.
     #[error("request failed: {message}")]
     Request {

@@ -218,8 +218,15 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<ConfigStore>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) refresh: tokio::sync::Notify,
+    /// The event stream asks for a fetch; honoured at most once per
+    /// `Schedule::backoff_base` and never during a failure backoff.
+    pub(crate) stream_wake: tokio::sync::Notify,
     /// Serialises judging and installing documents.
     pub(crate) apply_lock: parking_lot::Mutex<()>,
+    /// `true` once shut down. Held while a judged document is installed, so
+    /// that once `shutdown` returns no document is installed any more, even
+    /// by a compile that was in progress.
+    pub(crate) install_gate: parking_lot::Mutex<bool>,
     /// Count of completed attempts, with a condvar for `wait_until_ready`.
     pub(crate) progress: parking_lot::Mutex<Progress>,
     pub(crate) progress_cv: parking_lot::Condvar,
@@ -310,6 +317,8 @@ impl ConfigDelivery {
             store,
             dispatcher: Dispatcher::new(config.listener_stall_timeout),
             refresh: tokio::sync::Notify::new(),
+            stream_wake: tokio::sync::Notify::new(),
+            install_gate: parking_lot::Mutex::new(false),
             apply_lock: parking_lot::Mutex::new(()),
             progress: parking_lot::Mutex::new(Progress::default()),
             progress_cv: parking_lot::Condvar::new(),
@@ -450,6 +459,8 @@ impl ConfigDelivery {
     /// Stops the background tasks and listener threads. Idempotent; also
     /// done on drop.
     pub fn shutdown(&self) {
+        // Waits at most for one install in progress (not for a compile).
+        *self.inner.install_gate.lock() = true;
         let _ = self.stop.send(true);
         self.inner.dispatcher.shutdown();
         self.inner.progress.lock().stopped = true;

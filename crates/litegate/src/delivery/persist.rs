@@ -226,17 +226,126 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<CachedBody, CacheError> {
     })
 }
 
-/// Reads the cache from `dir`. `Ok(None)` when there is no file.
+/// Room for the cache file's header lines on top of the body limit.
+const HEADER_ALLOWANCE: usize = 64 * 1024;
+
+/// Reads the cache from `dir`, with the default body limit (5 MiB, as
+/// `HttpLimits::default().max_body_bytes`). `Ok(None)` when there is no
+/// file.
 ///
 /// # Errors
 /// [`CacheError`] when a file is there but unusable.
 pub fn load(dir: &Path) -> Result<Option<CachedBody>, CacheError> {
+    load_limited(dir, 5 * 1024 * 1024)
+}
+
+/// Reads the cache from `dir`, refusing a body larger than `max_body_bytes`
+/// without reading it. Only a regular file is read: a symlink (`O_NOFOLLOW`),
+/// a FIFO, a device or a directory is refused without blocking
+/// (`O_NONBLOCK`) and without reading past `max_body_bytes` plus 64 KiB.
+/// `Ok(None)` when there is no file.
+///
+/// # Errors
+/// [`CacheError`] when a file is there but unusable.
+pub fn load_limited(dir: &Path, max_body_bytes: usize) -> Result<Option<CachedBody>, CacheError> {
+    use std::io::Read;
     let path = cache_path(dir);
-    match fs::read(&path) {
-        Ok(bytes) => decode(&path, &bytes).map(Some),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CacheError::io(&path, &e)),
+    let file = match open_regular(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CacheError::io(&path, &e)),
+    };
+    let cap = max_body_bytes.saturating_add(HEADER_ALLOWANCE);
+    let len = file
+        .metadata()
+        .map_err(|e| CacheError::io(&path, &e))?
+        .len();
+    if len > cap as u64 {
+        return Err(CacheError::Corrupted {
+            path,
+            reason: format!("{len} bytes, more than the limit of {cap}"),
+        });
     }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // `take` bounds the read even if the file grows meanwhile.
+    file.take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CacheError::io(&path, &e))?;
+    if bytes.len() > cap {
+        return Err(CacheError::Corrupted {
+            path,
+            reason: format!("more than the limit of {cap} bytes"),
+        });
+    }
+    decode(&path, &bytes).map(Some)
+}
+
+/// The file, beside the cache file, that remembers the highest document
+/// version this storage directory has applied, so that an older (validly
+/// signed) cache file put back in place is refused at start.
+pub const HIGHEST_FILE_NAME: &str = "litegate-config.highest";
+
+/// The highest version applied from `dir`, if recorded and readable (a
+/// regular file of at most 32 bytes).
+pub fn load_highest(dir: &Path) -> Option<u64> {
+    use std::io::Read;
+    let file = open_regular(&dir.join(HIGHEST_FILE_NAME)).ok()?;
+    let mut text = String::new();
+    file.take(32).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Records `version` as the highest applied from `dir` (unless a higher one
+/// is recorded): written to a temporary file, fsynced and renamed.
+///
+/// # Errors
+/// [`CacheError::Io`].
+pub fn save_highest(dir: &Path, version: u64) -> Result<(), CacheError> {
+    if load_highest(dir).is_some_and(|h| h >= version) {
+        return Ok(());
+    }
+    let path = dir.join(HIGHEST_FILE_NAME);
+    let tmp = dir.join(format!(
+        ".{HIGHEST_FILE_NAME}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let write = || -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(format!("{version}\n").as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CacheError::io(&path, &e)
+    })
+}
+
+/// Opens `path` for reading only if it is a regular file: never follows a
+/// symlink, never blocks on a FIFO.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    #[cfg(not(unix))]
+    {
+        if fs::symlink_metadata(path)?.file_type().is_symlink() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a symlink"));
+        }
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// Writes the cache atomically: unique temp file, fsync, rename, fsync dir.

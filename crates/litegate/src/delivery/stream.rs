@@ -19,6 +19,12 @@ use tokio::sync::watch;
 /// Longest SSE line accepted; a longer one is a broken or hostile stream.
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// A stream connection that lasted this long before breaking counts as
+/// healthy: only then does the reconnect backoff start over. Whatever a
+/// server sends on a connection that breaks sooner, reconnects keep backing
+/// off (with jitter).
+pub(crate) const STABLE_STREAM: Duration = Duration::from_secs(60);
+
 /// One dispatched SSE event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SseEvent {
@@ -27,8 +33,11 @@ pub(crate) struct SseEvent {
 }
 
 /// Incremental `text/event-stream` parser (pure).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SseParser {
+    /// Most bytes one event may carry (name plus data); more is a broken or
+    /// hostile stream.
+    max_event_bytes: usize,
     line: Vec<u8>,
     name: String,
     data: String,
@@ -38,7 +47,25 @@ pub(crate) struct SseParser {
 }
 
 impl SseParser {
+    /// A parser that refuses events larger than `max_event_bytes` (the
+    /// stream uses the fetch body limit: an event carries at most a version
+    /// or a document, and a document larger than that would be refused
+    /// anyway).
+    pub(crate) fn new(max_event_bytes: usize) -> Self {
+        SseParser {
+            max_event_bytes,
+            line: Vec::new(),
+            name: String::new(),
+            data: String::new(),
+            has_data: false,
+            retry_ms: None,
+        }
+    }
+
     /// Feeds bytes; returns the events completed by them.
+    ///
+    /// # Errors
+    /// A line longer than 64 KiB or an event larger than the parser's limit.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, String> {
         let mut out = Vec::new();
         for &b in bytes {
@@ -48,6 +75,12 @@ impl SseParser {
                     line.pop();
                 }
                 self.line_done(&String::from_utf8_lossy(&line), &mut out);
+                if self.data.len() + self.name.len() > self.max_event_bytes {
+                    return Err(format!(
+                        "event-stream event larger than {} bytes",
+                        self.max_event_bytes
+                    ));
+                }
             } else {
                 if self.line.len() >= MAX_LINE_BYTES {
                     return Err(format!(
@@ -125,11 +158,15 @@ pub(crate) async fn stream_loop(inner: Arc<Inner>, mut stop: watch::Receiver<boo
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
-        let mut parser = SseParser::default();
+        let mut parser = SseParser::new(inner.http.max_body_bytes);
+        let connected_at = tokio::time::Instant::now();
         let outcome = tokio::select! {
-            r = read_stream(&inner, &client, &url, &mut parser, &mut failures) => r,
+            r = read_stream(&inner, &client, &url, &mut parser) => r,
             () = stopped(&mut stop) => return,
         };
+        if connected_at.elapsed() >= STABLE_STREAM {
+            failures = 0;
+        }
         let reason = match outcome {
             Ok(()) => "the server closed the stream".to_owned(),
             Err(e) => e,
@@ -157,7 +194,6 @@ async fn read_stream(
     client: &reqwest::Client,
     url: &reqwest::Url,
     parser: &mut SseParser,
-    failures: &mut u32,
 ) -> Result<(), String> {
     let mut resp = client
         .get(url.clone())
@@ -172,10 +208,10 @@ async fn read_stream(
         s.stream_connected = true;
         s.stream_error = None;
     });
-    // Catch up on anything published while disconnected.
-    inner.refresh.notify_one();
+    // Catch up on anything published while disconnected. Stream wake-ups
+    // are rate-limited by the poll loop (`worker::poll_loop`).
+    inner.stream_wake.notify_one();
     while let Some(chunk) = resp.chunk().await.map_err(|e| fetch::error_chain(&e))? {
-        *failures = 0;
         for event in parser.feed(&chunk)? {
             if !(event.name.is_empty() || event.name == "config" || event.name == "message") {
                 continue;
@@ -186,7 +222,7 @@ async fn read_stream(
                 (Some(v), Some(c)) if v <= c
             );
             if !stale {
-                inner.refresh.notify_one();
+                inner.stream_wake.notify_one();
             }
         }
     }
@@ -199,7 +235,7 @@ mod tests {
 
     #[test]
     fn parses_events_split_across_chunks() {
-        let mut p = SseParser::default();
+        let mut p = SseParser::new(1024);
         assert!(p
             .feed(b": keep-alive\n\nevent: con")
             .expect("ok")
@@ -214,5 +250,21 @@ mod tests {
         assert_eq!(p.retry_ms, Some(500));
         assert_eq!(announced_version("published"), None);
         assert!(p.feed(&vec![b'x'; MAX_LINE_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn an_event_sits_exactly_on_its_limit_and_one_byte_more_is_refused() {
+        // 100 data lines of 9 bytes joined by newlines: 999 bytes.
+        let lines = "data: 123456789\n".repeat(100);
+        let mut p = SseParser::new(999);
+        let ev = p
+            .feed(format!("{lines}\n").as_bytes())
+            .expect("on the limit");
+        assert_eq!(ev[0].data.len(), 999);
+        let mut p = SseParser::new(998);
+        assert!(p.feed(lines.as_bytes()).is_err());
+        // Keep-alive comments never count.
+        let mut p = SseParser::new(10);
+        assert!(p.feed(": ping\n".repeat(1_000).as_bytes()).is_ok());
     }
 }

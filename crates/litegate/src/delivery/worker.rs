@@ -30,7 +30,11 @@ pub(crate) fn install_local(
 ) -> Result<(), DeliveryError> {
     let mut persisted = None;
     if let Some(dir) = &config.storage_dir {
-        match persist::load(dir) {
+        let max_body = config
+            .http
+            .max_body_bytes
+            .max(config.limits.max_document_bytes);
+        match persist::load_limited(dir, max_body) {
             Ok(Some(cached)) => match judge_local(
                 cached.body,
                 cached.meta.signature_header.as_deref(),
@@ -38,6 +42,16 @@ pub(crate) fn install_local(
                 &config.environment,
                 &config.limits,
             ) {
+                Ok((doc, _)) if persist::load_highest(dir).is_some_and(|h| doc.version < h) => {
+                    let current = persist::load_highest(dir).unwrap_or_default();
+                    report_cache_problem(
+                        store,
+                        CacheProblem::Refused(Rejection::StaleVersion {
+                            offered: doc.version,
+                            current,
+                        }),
+                    );
+                }
                 Ok((doc, applied)) => persisted = Some((doc, applied, cached.meta)),
                 Err(r) => report_cache_problem(store, CacheProblem::Refused(r)),
             },
@@ -141,7 +155,12 @@ async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
-        let delay = match attempt(&inner, &client, &remote.url).await {
+        // Shutdown wins over a fetch or a compile in progress.
+        let outcome = tokio::select! {
+            r = attempt(&inner, &client, &remote.url) => r,
+            () = stopped(&mut stop) => return,
+        };
+        let delay = match outcome {
             Ok(max_age) => {
                 failures = 0;
                 inner.schedule.after_success(max_age, &mut rng)
@@ -162,9 +181,23 @@ async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
             s.next_attempt = Some(Instant::now() + delay);
         });
         inner.progress_cv.notify_all();
+        // The stream may bring the next fetch forward, but no sooner than
+        // `backoff_base` after this one and never into a failure backoff:
+        // a stream cannot make fetches faster than failures would.
+        let now = tokio::time::Instant::now();
+        let next_poll = now + delay;
+        let earliest_for_stream = if failures == 0 {
+            now + inner.schedule.backoff_base.min(delay)
+        } else {
+            next_poll
+        };
         tokio::select! {
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep_until(next_poll) => {}
             () = inner.refresh.notified() => {}
+            () = async {
+                inner.stream_wake.notified().await;
+                tokio::time::sleep_until(earliest_for_stream).await;
+            } => {}
             () = stopped(&mut stop) => return,
         }
     }
@@ -187,15 +220,33 @@ async fn attempt(
     };
     let result = match fetch::fetch(client, url, etag.as_deref(), inner.http.max_body_bytes).await {
         Err(e) => Err(DeliveryProblem::Fetch(e)),
+        // A 304 only means something about a document we have and named.
+        Ok(Fetched::NotModified { .. }) if etag.is_none() || inner.store.applied().is_none() => {
+            Err(DeliveryProblem::Fetch(FetchError::UnexpectedNotModified))
+        }
         Ok(Fetched::NotModified { max_age }) => Ok(max_age),
         Ok(Fetched::Body {
             body,
             etag,
             signature,
             max_age,
-        }) => consider(inner, &body, etag, signature, true)
-            .map(|_| max_age)
-            .map_err(DeliveryProblem::Rejected),
+        }) => {
+            // Parsing and compiling take milliseconds to (within the limits)
+            // a second: off the runtime's one thread, so metric persistence
+            // and uploads keep their schedule meanwhile.
+            let for_judge = inner.clone();
+            let judged = tokio::task::spawn_blocking(move || {
+                consider(&for_judge, &body, etag, signature, true)
+            })
+            .await;
+            match judged {
+                Ok(verdict) => verdict.map(|_| max_age).map_err(DeliveryProblem::Rejected),
+                // The blocking pool is gone: the runtime is shutting down.
+                Err(e) => Err(DeliveryProblem::Fetch(FetchError::Request {
+                    message: format!("judging the document was cancelled: {e}"),
+                })),
+            }
+        }
     };
     match &result {
         Ok(_) => {
@@ -253,9 +304,15 @@ pub(crate) fn consider(
             Ok(None)
         }
         Verdict::New(doc, applied, signed) => {
+            let stopped = inner.install_gate.lock();
+            if *stopped {
+                // Shut down while this was being judged: install nothing.
+                return Ok(None);
+            }
             let version = applied.version;
             let (body, signature) = persisted_form(body, signature, &signed);
             apply(inner, Arc::from(doc), applied, body, etag, signature);
+            drop(stopped);
             Ok(Some(version))
         }
     }
@@ -323,7 +380,9 @@ fn apply(
             signature_header: signature,
             saved_at_ms: crate::eval::now_ms(),
         };
-        if let Err(e) = persist::save(dir, body, &meta) {
+        let saved =
+            persist::save(dir, body, &meta).and_then(|()| persist::save_highest(dir, doc.version));
+        if let Err(e) = saved {
             tracing::warn!("LiteGate config not persisted: {e}");
             let problem = CacheProblem::File(e);
             inner

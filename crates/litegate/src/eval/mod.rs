@@ -4,9 +4,11 @@
 mod bucket;
 mod clause;
 mod context;
+mod prereq;
 
 pub use bucket::{bucket, BUCKETS};
 pub use context::{parse_semver_lenient, AttrRef, AttrValue, Context, VersionAttr};
+pub use prereq::{MAX_PREREQUISITE_DEPTH, MAX_PREREQUISITE_FLAGS};
 
 use crate::config::{BucketBy, Document, Flag, FlagEntry, FlagKind, FlagValue, Serve};
 use std::collections::HashMap;
@@ -223,10 +225,6 @@ pub struct Resolution<'d> {
     pub bucket: Option<u32>,
 }
 
-/// Prerequisite chains deeper than this evaluate as failed; config load
-/// rejects them before they get here.
-pub const MAX_PREREQUISITE_DEPTH: usize = 16;
-
 /// Evaluates flags of a [`Document`] for a [`Context`] at one instant.
 ///
 /// Cheap to build (it only holds references and a timestamp); build one per
@@ -297,7 +295,7 @@ impl<'a> Evaluator<'a> {
         'a: 'd,
     {
         let &index = doc.flag_index.get(key).ok_or(ErrorCode::FlagNotFound)?;
-        self.resolve_index(doc, index, ctx, 0)
+        self.resolve_index(doc, index, ctx, 0, None)
     }
 
     fn resolve_index<'d>(
@@ -306,6 +304,7 @@ impl<'a> Evaluator<'a> {
         index: usize,
         ctx: &Context,
         depth: usize,
+        memo: Option<&mut prereq::PrereqMemo>,
     ) -> Result<Resolution<'d>, ErrorCode>
     where
         'a: 'd,
@@ -342,16 +341,15 @@ impl<'a> Evaluator<'a> {
         if !flag.enabled {
             return done(flag.off_variation, ReasonRef::Off, None);
         }
-        for pre in &flag.prerequisites {
-            let satisfied = depth < MAX_PREREQUISITE_DEPTH
-                && self
-                    .resolve_index(doc, pre.flag, ctx, depth + 1)
-                    .is_ok_and(|r| {
-                        let served = &r.flag.variations[r.variation].key;
-                        pre.variations.iter().any(|v| v == served)
-                    });
-            if !satisfied {
-                let flag_key = match &doc.flags[pre.flag] {
+        if !flag.prerequisites.is_empty() {
+            // One memo per lookup, on the stack, shared by the whole graph.
+            let mut local = None;
+            let memo = match memo {
+                Some(m) => m,
+                None => local.insert(prereq::PrereqMemo::new()),
+            };
+            if let Some(failed) = self.failed_prerequisite(doc, flag, ctx, depth, memo) {
+                let flag_key = match &doc.flags[failed] {
                     FlagEntry::Ready(f) => &f.key,
                     FlagEntry::Malformed { key, .. } => key,
                 };
@@ -405,6 +403,45 @@ impl<'a> Evaluator<'a> {
             }
             Serve::Variation(_) | Serve::Split { .. } => true,
         }
+    }
+
+    /// The first prerequisite of `flag` that is not satisfied, if any. Each
+    /// prerequisite flag is evaluated at most once per lookup (`memo`).
+    fn failed_prerequisite(
+        &self,
+        doc: &Document,
+        flag: &Flag,
+        ctx: &Context,
+        depth: usize,
+        memo: &mut prereq::PrereqMemo,
+    ) -> Option<usize> {
+        for pre in &flag.prerequisites {
+            let served = match memo.get(pre.flag) {
+                Some(served) => served,
+                None if depth < MAX_PREREQUISITE_DEPTH && memo.has_room() => {
+                    let served = self
+                        .resolve_index(doc, pre.flag, ctx, depth + 1, Some(&mut *memo))
+                        .ok()
+                        .and_then(|r| u32::try_from(r.variation).ok())
+                        .unwrap_or(prereq::FAILED);
+                    memo.insert(pre.flag, served);
+                    served
+                }
+                None => prereq::FAILED,
+            };
+            let satisfied = served != prereq::FAILED
+                && match &doc.flags[pre.flag] {
+                    FlagEntry::Ready(f) => f
+                        .variations
+                        .get(served as usize)
+                        .is_some_and(|v| pre.variations.iter().any(|w| *w == v.key)),
+                    FlagEntry::Malformed { .. } => false,
+                };
+            if !satisfied {
+                return Some(pre.flag);
+            }
+        }
+        None
     }
 
     /// The variation a serve picks, and the bucket when it bucketed. A
