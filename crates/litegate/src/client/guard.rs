@@ -60,10 +60,16 @@ impl GuardHub {
 
     /// Installs a config's guardrails (a newer version lifts old trips) and
     /// starts the session, charging crashes of the previous one.
-    pub(crate) fn start(&self, doc: Option<&Document>) {
+    ///
+    /// Crashes of the previous session are charged here, before the first
+    /// evaluation; what start must write (the session marker, the state) is
+    /// written once, on the runtime's blocking pool, never on the caller's
+    /// thread.
+    pub(crate) fn start(self: &Arc<Self>, doc: Option<&Document>) {
         let mut trips = Vec::new();
         {
             let mut g = self.guardrails.lock();
+            g.hold_writes = true;
             if let Some(doc) = doc {
                 if let Err(e) = g.apply_config(doc) {
                     tracing::warn!(target: "litegate::guardrails", error = %e, "guardrails section refused");
@@ -76,8 +82,14 @@ impl GuardHub {
                 }
             }
             trips.extend(g.take_pending_trips());
-            let _ = g.save();
         }
+        let hub = Arc::clone(self);
+        self.runtime.spawn_blocking(move || {
+            let active = hub.active_set();
+            if let Err(e) = hub.guardrails.lock().release_held_writes(&active, now_ms()) {
+                tracing::warn!(target: "litegate::guardrails", error = %e, "session marker");
+            }
+        });
         self.after_change(&trips);
     }
 
@@ -279,7 +291,10 @@ impl GuardHub {
     /// A clean end of the session.
     pub(crate) fn end_session(&self) {
         let active = self.active_set();
-        let _ = self.guardrails.lock().end_session(&active, now_ms());
+        let mut g = self.guardrails.lock();
+        // A start-up write still pending must not recreate the marker.
+        g.hold_writes = false;
+        let _ = g.end_session(&active, now_ms());
     }
 
     /// Writes a run marker before a native run.
