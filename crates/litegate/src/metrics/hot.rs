@@ -48,6 +48,14 @@ pub(crate) struct HotTable<V> {
     capacity: usize,
 }
 
+impl<V> std::fmt::Debug for HotTable<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotTable")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<V: Clone> HotTable<V> {
     /// An empty table holding at most `capacity` entries (at least 1); when
     /// full it starts over empty (callers treat a forgotten key as new).
