@@ -68,7 +68,9 @@ impl<V: Clone> HotTable<V> {
     }
 
     /// Calls `f` on the entry of `key`, if any. A key in the frozen map costs
-    /// one lock-free probe; one only in the young map takes its mutex.
+    /// one lock-free probe; one found in the young map takes its mutex and
+    /// promotes the young map (see [`HotTable::promote_if_cheap`]) so the
+    /// next hit is lock-free.
     #[inline]
     pub(crate) fn with<R>(&self, key: u64, f: impl FnOnce(&V) -> R) -> Option<R> {
         {
@@ -77,7 +79,10 @@ impl<V: Clone> HotTable<V> {
                 return Some(f(v));
             }
         }
-        self.young.lock().get(&key).map(f)
+        let mut young = self.young.lock();
+        let r = young.get(&key).map(f)?;
+        self.promote_if_cheap(&mut young);
+        Some(r)
     }
 
     /// The entry of `key`, made with `make` when absent (under the young
@@ -88,32 +93,49 @@ impl<V: Clone> HotTable<V> {
         }
         let mut young = self.young.lock();
         // Re-check the frozen map: a merge may have moved the key there.
-        let frozen = self.frozen.load_full();
-        if let Some(v) = frozen.get(&key) {
-            return v.clone();
-        }
+        let frozen_len = {
+            let frozen = self.frozen.load();
+            if let Some(v) = frozen.get(&key) {
+                return v.clone();
+            }
+            frozen.len()
+        };
         if let Some(v) = young.get(&key) {
             return v.clone();
         }
-        if frozen.len() + young.len() >= self.capacity {
+        if frozen_len + young.len() >= self.capacity {
             self.frozen.store(Arc::new(Map::default()));
             young.clear();
-            let v = make();
-            young.insert(key, v.clone());
-            return v;
         }
         let v = make();
         young.insert(key, v.clone());
-        if young.len() >= frozen.len() / 2 + 8 {
-            let mut merged: Map<V> = Map::with_capacity_and_hasher(
-                frozen.len() + young.len(),
-                BuildHasherDefault::default(),
-            );
-            merged.extend(frozen.iter().map(|(k, v)| (*k, v.clone())));
-            merged.extend(young.drain());
-            self.frozen.store(Arc::new(merged));
+        // Geometric growth: each entry is copied O(1) times on average.
+        if young.len() > self.frozen.load().len() / 2 {
+            self.merge(&mut young);
         }
         v
+    }
+
+    /// Merges the young map into the frozen one when that copies at most 16
+    /// entries per young entry (always while the table is small): keys that
+    /// are read again become lock-free without quadratic copying.
+    fn promote_if_cheap(&self, young: &mut Map<V>) {
+        if young.len().saturating_mul(16) >= self.frozen.load().len() {
+            self.merge(young);
+        }
+    }
+
+    /// Publishes frozen ∪ young as the new frozen map; the caller holds the
+    /// young map's mutex, so merges never race.
+    fn merge(&self, young: &mut Map<V>) {
+        let frozen = self.frozen.load_full();
+        let mut merged: Map<V> = Map::with_capacity_and_hasher(
+            frozen.len() + young.len(),
+            BuildHasherDefault::default(),
+        );
+        merged.extend(frozen.iter().map(|(k, v)| (*k, v.clone())));
+        merged.extend(young.drain());
+        self.frozen.store(Arc::new(merged));
     }
 
     /// How many entries the table holds.
@@ -141,6 +163,17 @@ mod tests {
         }
         assert_eq!(t.with(1, |v| *v), None);
         assert_eq!(t.len(), 300);
+        // Every key read again is now in the frozen (lock-free) map.
+        assert!(t.young.lock().is_empty());
+        assert_eq!(t.frozen.load().len(), 300);
+    }
+
+    #[test]
+    fn a_lone_key_becomes_lock_free() {
+        let t: HotTable<u8> = HotTable::new(100);
+        t.get_or_insert_with(5, || 1);
+        assert_eq!(t.with(5, |v| *v), Some(1));
+        assert!(t.frozen.load().contains_key(&5));
     }
 
     #[test]
