@@ -102,12 +102,46 @@ fn unleash_engine() -> unleash_yggdrasil::EngineState {
     engine
 }
 
+/// 1,000 Unleash toggles in the mix of [`thousand_flag_document`]: a 30%
+/// rollout behind three constraints, three SemVer strategies, a 50/50
+/// variant split with a user-id override, and a single-constraint toggle.
+fn unleash_thousand() -> unleash_yggdrasil::EngineState {
+    let features: Vec<Value> = (0..1_000)
+        .map(|i| {
+            let name = format!("flag_{i:04}");
+            let strategies = match i % 4 {
+                0 => json!([{"name": "flexibleRollout",
+                    "parameters": {"rollout": "30", "stickiness": "userId", "groupId": name},
+                    "constraints": [
+                        {"contextName": "country", "operator": "IN", "values": ["US", "CA", "GB"]},
+                        {"contextName": "appVersion", "operator": "SEMVER_GT", "value": "4.9.9"},
+                        {"contextName": "deviceModel", "operator": "STR_STARTS_WITH", "values": ["Pixel"]}]}]),
+                1 => Value::Array((0..3).map(|r| json!({"name": "default", "parameters": {}, "constraints": [
+                        {"contextName": "appVersion", "operator": "SEMVER_GT", "value": if r == 2 { "0.9.9".to_owned() } else { format!("{}.0.0", 10 + r) }},
+                        {"contextName": "osVersion", "operator": "SEMVER_GT", "value": "11.9.9"}]})).collect()),
+                2 => json!([{"name": "default", "parameters": {}, "constraints": [], "variants": [
+                        {"name": "a", "weight": 500, "stickiness": "userId", "overrides": [{"contextName": "userId", "values": ["u1", "u2", "u3"]}]},
+                        {"name": "b", "weight": 500, "stickiness": "userId"}]}]),
+                _ => json!([{"name": "default", "parameters": {}, "constraints": [
+                        {"contextName": "ramMb", "operator": "NUM_GTE", "value": "6000"}]}]),
+            };
+            json!({"name": name, "enabled": true, "strategies": strategies})
+        })
+        .collect();
+    let features: unleash_types::client_features::ClientFeatures =
+        serde_json::from_value(json!({"version": 2, "features": features})).unwrap();
+    let engine = unleash_yggdrasil::EngineState::initial_state(chrono::Utc::now());
+    let _ = engine.take_state(unleash_yggdrasil::UpdateMessage::FullResponse(features));
+    engine
+}
+
 fn unleash_ctx() -> unleash_types::client_features::Context {
     let mut props = HashMap::new();
     props.insert("country".to_owned(), "US".to_owned());
     props.insert("appVersion".to_owned(), "5.2.1".to_owned());
     props.insert("osVersion".to_owned(), "14.0.0".to_owned());
     props.insert("deviceModel".to_owned(), "Pixel 8".to_owned());
+    props.insert("ramMb".to_owned(), "8192".to_owned());
     unleash_types::client_features::Context {
         user_id: Some("user-123456".into()),
         properties: Some(props),
@@ -140,6 +174,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("unleash_yggdrasil", |b| {
         b.iter(|| engine.is_enabled(black_box("pct"), black_box(&uctx), &None))
     });
+    // Same work on both sides: the `Evaluator` built per call (it reads the
+    // clock, as `Client` does per read).
+    g.bench_function("litegate_value_evaluator_per_call", |b| {
+        b.iter(|| Evaluator::new().bool_value(black_box(&doc), "pct", black_box(&ctx), false))
+    });
+    // Same work on both sides: the app version parsed on every call
+    // (Unleash parses its `appVersion` property per evaluation; here the
+    // context's version attribute is rebuilt, and parsed, per call).
+    let mut per_call_ctx = ctx.clone();
+    g.bench_function("litegate_value_version_parsed_per_call", |b| {
+        b.iter(|| {
+            per_call_ctx = std::mem::take(&mut per_call_ctx).app_version(black_box("5.2.1"));
+            Evaluator::new().bool_value(black_box(&doc), "pct", black_box(&per_call_ctx), false)
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("ten_semver_rules");
@@ -167,6 +216,13 @@ fn bench(c: &mut Criterion) {
             }
             n
         })
+    });
+    // The peer for all flags: Unleash's `resolve_all` over 1,000 toggles
+    // (a quarter each of the shapes above, as constraints).
+    let uall = unleash_thousand();
+    assert_eq!(uall.resolve_all(&uctx, &None).map(|m| m.len()), Some(1_000));
+    c.bench_function("all_flags_of_1000_unleash_resolve_all", |b| {
+        b.iter(|| uall.resolve_all(black_box(&uctx), &None))
     });
     c.bench_function("parse_validate_1000_flags", |b| {
         b.iter(|| Document::parse(black_box(&big)).unwrap())

@@ -75,9 +75,29 @@ fn bench(c: &mut Criterion) {
     let attrs = otel_attrs();
     let attrs2 = [attrs[0].clone(), attrs[1].clone()];
 
+    // OTel's bound instruments (`experimental_metrics_bound_instruments`):
+    // attributes resolved once, like LiteGate's handles.
+    let otel_counter_bound = otel_counter.bind(&attrs);
+    let otel_hist_bound = otel_hist.bind(&attrs2);
+
     let mut g = c.benchmark_group("counter_add_1thread");
     g.bench_function("litegate", |b| b.iter(|| lg_counter.add(black_box(1))));
     g.bench_function("otel_sdk", |b| {
+        b.iter(|| otel_counter.add(black_box(1), &attrs))
+    });
+    g.bench_function("otel_sdk_bound", |b| {
+        b.iter(|| otel_counter_bound.add(black_box(1)))
+    });
+    g.finish();
+
+    // By name: LiteGate looks the series up from (name, labels) on every
+    // call (`metrics.counter(name, labels).add`); OTel's unbound path passes
+    // the attributes on every call to an instrument built once.
+    let mut g = c.benchmark_group("counter_by_name_1thread");
+    g.bench_function("litegate_by_name", |b| {
+        b.iter(|| lg.counter(black_box(names::INFERENCE_RUNS), &LABELS).add(1))
+    });
+    g.bench_function("otel_sdk_unbound", |b| {
         b.iter(|| otel_counter.add(black_box(1), &attrs))
     });
     g.finish();
@@ -94,6 +114,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             otel_hist.record(black_box(sample(0, i)), &attrs2);
+        })
+    });
+    g.bench_function("otel_sdk_bound", |b| {
+        b.iter(|| {
+            i += 1;
+            otel_hist_bound.record(black_box(sample(0, i)));
+        })
+    });
+    // The same series from one thread through the 2-thread harness, so the
+    // 2-thread row below compares like with like (thread start included).
+    let h1 = lg_hist.clone();
+    g.bench_function("litegate_harness_1thread", |b| {
+        b.iter_custom(|iters| {
+            let h = h1.clone();
+            run_threads(1, iters, move |t, i| h.record(black_box(sample(t, i))))
         })
     });
     g.finish();

@@ -4,12 +4,15 @@ use super::Client;
 use crate::config::{Document, FlagValue};
 use crate::delivery::{ConfigChange, ListenerId};
 use crate::eval::{Context, Details, ErrorCode, Evaluator};
+use crate::metrics::exposure::targeting_key_id;
 use std::sync::Arc;
 
 impl Client {
-    /// Evaluates with the document, overrides and guardrail disables in use
-    /// now. Each is an `Arc` cloned under a short read lock, so a config swap
-    /// never waits for an evaluation and vice versa.
+    /// Evaluates with the document, overrides, guardrail disables and
+    /// default context in use now. Each is read lock-free (`arc-swap`) and
+    /// nothing is cloned, so a config swap never waits for an evaluation and
+    /// vice versa. An exposure already seen in this session costs one probe
+    /// of the exposure table; nothing allocates in steady state.
     fn evaluate<T>(
         &self,
         key: &str,
@@ -20,8 +23,8 @@ impl Client {
         let Some(doc) = self.shared.delivery.current() else {
             return Details::error(default, ErrorCode::ProviderNotReady);
         };
-        let overrides = self.shared.overrides.read().clone();
-        let disables = self.shared.guard.disables.read().clone();
+        let overrides = self.shared.overrides.load();
+        let disables = self.shared.guard.disables.load();
         let evaluator = Evaluator::new()
             .with_overrides(&overrides)
             .with_disables(&disables);
@@ -29,16 +32,20 @@ impl Client {
         let ctx = match ctx {
             Some(ctx) => ctx,
             None => {
-                default_ctx = self.shared.context.read().clone();
-                &default_ctx
+                default_ctx = self.shared.context.load();
+                &**default_ctx
             }
         };
         let details = eval(&evaluator, &doc, ctx, default);
         if let Some(variation) = &details.variation {
             if self.shared.config.record_exposures {
-                self.shared
-                    .metrics
-                    .exposure(key, variation, &ctx.targeting_key);
+                self.shared.metrics.exposure_prehashed(
+                    targeting_key_id(&ctx.targeting_key),
+                    key,
+                    variation,
+                    &ctx.targeting_key,
+                    evaluator.now_ms(),
+                );
             }
             if serves_feature(&details.reason) {
                 self.shared.guard.note_active_flag(key);
@@ -135,23 +142,25 @@ impl Client {
     /// Forces `flag` to `variation` on this device (QA). Shows as reason
     /// `override`; emergency switches and guardrails still win.
     pub fn set_override(&self, flag: &str, variation: &str) {
-        let mut guard = self.shared.overrides.write();
-        let mut next = (**guard).clone();
-        next.insert(Box::from(flag), Box::from(variation));
-        *guard = Arc::new(next);
+        self.shared.overrides.rcu(|current| {
+            let mut next = (**current).clone();
+            next.insert(Box::from(flag), Box::from(variation));
+            next
+        });
     }
 
     /// Removes one override.
     pub fn clear_override(&self, flag: &str) {
-        let mut guard = self.shared.overrides.write();
-        let mut next = (**guard).clone();
-        next.remove(flag);
-        *guard = Arc::new(next);
+        self.shared.overrides.rcu(|current| {
+            let mut next = (**current).clone();
+            next.remove(flag);
+            next
+        });
     }
 
     /// Removes all overrides.
     pub fn clear_overrides(&self) {
-        *self.shared.overrides.write() = Arc::default();
+        self.shared.overrides.store(Arc::default());
     }
 
     /// Calls `f` on the SDK's background thread whenever a new config

@@ -10,22 +10,32 @@ use crate::guardrails::{
     Action, ActiveModel, ActiveSet, Guardrails, Observation, ObservationKind, Subject, Trip,
 };
 use crate::inference::{Accelerator, InferenceEngine};
+use crate::metrics::hot::HotTable;
 use crate::metrics::{names, AttrValue, EventKind, Metrics};
+use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
+use twox_hash::XxHash3_64;
+
+/// Bound of the read path's active-flag id table (past it the table starts
+/// over; the set itself is unchanged, so a flag is never charged twice).
+const ACTIVE_IDS_CAPACITY: usize = 65_536;
 
 /// The guardrail engine and everything a trip acts on.
 pub(crate) struct GuardHub {
     guardrails: Mutex<Guardrails>,
     metrics: Metrics,
     /// What the evaluator reads: swapped whole when trips change.
-    pub(crate) disables: RwLock<Arc<LocalDisables>>,
+    pub(crate) disables: ArcSwap<LocalDisables>,
     /// Set once the engine exists (it holds the observer that holds us).
     pub(crate) engine: OnceLock<InferenceEngine>,
     /// Flags served a non-off variation and models loaded this session:
     /// charged with a crash if the session does not end cleanly.
     active_flags: RwLock<HashSet<Box<str>>>,
+    /// XXH3 ids of `active_flags`' members: the lock-free check of the
+    /// read path (a flag already noted costs one probe).
+    active_ids: HotTable<()>,
     active_models: Mutex<Vec<ActiveModel>>,
     runtime: tokio::runtime::Handle,
 }
@@ -39,9 +49,10 @@ impl GuardHub {
         GuardHub {
             guardrails: Mutex::new(guardrails),
             metrics,
-            disables: RwLock::new(Arc::new(LocalDisables::new())),
+            disables: ArcSwap::from_pointee(LocalDisables::new()),
             engine: OnceLock::new(),
             active_flags: RwLock::new(HashSet::new()),
+            active_ids: HotTable::new(ACTIVE_IDS_CAPACITY),
             active_models: Mutex::new(Vec::new()),
             runtime,
         }
@@ -49,10 +60,16 @@ impl GuardHub {
 
     /// Installs a config's guardrails (a newer version lifts old trips) and
     /// starts the session, charging crashes of the previous one.
-    pub(crate) fn start(&self, doc: Option<&Document>) {
+    ///
+    /// Crashes of the previous session are charged here, before the first
+    /// evaluation; what start must write (the session marker, the state) is
+    /// written once, on the runtime's blocking pool, never on the caller's
+    /// thread.
+    pub(crate) fn start(self: &Arc<Self>, doc: Option<&Document>) {
         let mut trips = Vec::new();
         {
             let mut g = self.guardrails.lock();
+            g.hold_writes = true;
             if let Some(doc) = doc {
                 if let Err(e) = g.apply_config(doc) {
                     tracing::warn!(target: "litegate::guardrails", error = %e, "guardrails section refused");
@@ -65,8 +82,14 @@ impl GuardHub {
                 }
             }
             trips.extend(g.take_pending_trips());
-            let _ = g.save();
         }
+        let hub = Arc::clone(self);
+        self.runtime.spawn_blocking(move || {
+            let active = hub.active_set();
+            if let Err(e) = hub.guardrails.lock().release_held_writes(&active, now_ms()) {
+                tracing::warn!(target: "litegate::guardrails", error = %e, "session marker");
+            }
+        });
         self.after_change(&trips);
     }
 
@@ -125,7 +148,7 @@ impl GuardHub {
         let trips = {
             let mut g = self.guardrails.lock();
             let _ = g.lift_expired(now_ms());
-            *self.disables.write() = g.local_disables();
+            self.disables.store(g.local_disables());
             g.active_trips().to_vec()
         };
         if let Some(engine) = self.engine.get() {
@@ -204,6 +227,11 @@ impl GuardHub {
     /// Notes that `flag` served a non-off variation in this session. Cheap
     /// after the first time; the marker file is written in the background.
     pub(crate) fn note_active_flag(self: &Arc<Self>, flag: &str) {
+        let id = XxHash3_64::oneshot(flag.as_bytes());
+        if self.active_ids.with(id, |_| ()).is_some() {
+            return;
+        }
+        self.active_ids.get_or_insert_with(id, || ());
         if self.active_flags.read().contains(flag) {
             return;
         }
@@ -263,7 +291,10 @@ impl GuardHub {
     /// A clean end of the session.
     pub(crate) fn end_session(&self) {
         let active = self.active_set();
-        let _ = self.guardrails.lock().end_session(&active, now_ms());
+        let mut g = self.guardrails.lock();
+        // A start-up write still pending must not recreate the marker.
+        g.hold_writes = false;
+        let _ = g.end_session(&active, now_ms());
     }
 
     /// Writes a run marker before a native run.

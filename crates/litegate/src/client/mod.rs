@@ -22,7 +22,8 @@ use crate::guardrails::Guardrails;
 use crate::inference::{EngineConfig, InferenceEngine, PolicyFlagKeys, RuntimeLocator};
 use crate::metrics::{names, Metrics, MetricsConfig, MetricsError};
 use crate::runtime::{BackgroundRuntime, RuntimeError};
-use parking_lot::{Mutex, RwLock};
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,8 +151,8 @@ pub(crate) struct Shared {
     pub(crate) delivery: ConfigDelivery,
     pub(crate) metrics: Metrics,
     pub(crate) inference: InferenceEngine,
-    pub(crate) context: RwLock<Arc<Context>>,
-    pub(crate) overrides: RwLock<Arc<Overrides>>,
+    pub(crate) context: ArcSwap<Context>,
+    pub(crate) overrides: ArcSwap<Overrides>,
     pub(crate) guard: Arc<guard::GuardHub>,
 }
 
@@ -274,8 +275,8 @@ impl Client {
             delivery,
             metrics,
             inference,
-            context: RwLock::new(context),
-            overrides: RwLock::new(Arc::new(Overrides::new())),
+            context: ArcSwap::new(context),
+            overrides: ArcSwap::from_pointee(Overrides::new()),
             guard: hub,
         });
         Ok(Client { shared })
@@ -288,12 +289,12 @@ impl Client {
 
     /// Replaces the default evaluation context.
     pub fn set_context(&self, context: Context) {
-        *self.shared.context.write() = Arc::new(context);
+        self.shared.context.store(Arc::new(context));
     }
 
     /// The current default evaluation context.
     pub fn context(&self) -> Arc<Context> {
-        self.shared.context.read().clone()
+        self.shared.context.load_full()
     }
 
     /// The document in use, if any.

@@ -204,8 +204,8 @@ impl Client {
             return defaults;
         };
         let ctx = self.context();
-        let disables = self.shared.guard.disables.read().clone();
-        let overrides = self.shared.overrides.read().clone();
+        let disables = self.shared.guard.disables.load_full();
+        let overrides = self.shared.overrides.load_full();
         let e = Evaluator::new()
             .with_overrides(&overrides)
             .with_disables(&disables);

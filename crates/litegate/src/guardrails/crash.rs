@@ -152,9 +152,32 @@ impl Guardrails {
         for c in &crashes {
             out.trips.extend(self.observe(c));
         }
+        if !self.hold_writes {
+            self.write_session(active, now_ms)?;
+            self.save()?;
+        }
+        Ok(out)
+    }
+
+    /// Ends a start-up begun with writes held (`hold_writes`): writes the
+    /// session marker and the state once. Returns `false`, writing nothing,
+    /// when writes were not held (already released, or the session already
+    /// ended, which must not leave a marker behind).
+    ///
+    /// # Errors
+    /// [`GuardrailError::Io`] when the marker or state cannot be written.
+    pub(crate) fn release_held_writes(
+        &mut self,
+        active: &ActiveSet,
+        now_ms: i64,
+    ) -> Result<bool, GuardrailError> {
+        if !self.hold_writes {
+            return Ok(false);
+        }
+        self.hold_writes = false;
         self.write_session(active, now_ms)?;
         self.save()?;
-        Ok(out)
+        Ok(true)
     }
 
     /// Replaces what the current session has active (rewrites its marker).

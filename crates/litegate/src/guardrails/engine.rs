@@ -185,6 +185,10 @@ pub struct Guardrails {
     persist_failures: u64,
     dropped_trips: u64,
     recovered: Option<String>,
+    /// While set, state changes are not written (start-up: the client
+    /// writes what start must write once, on its background runtime; see
+    /// [`Guardrails::release_held_writes`]).
+    pub(crate) hold_writes: bool,
 }
 
 fn fingerprint(spec: &GuardrailSpec) -> String {
@@ -450,6 +454,9 @@ impl Guardrails {
     }
 
     fn persist(&mut self) {
+        if self.hold_writes {
+            return;
+        }
         if let Err(e) = self.save() {
             self.persist_failures += 1;
             tracing::warn!(error = %e, "guardrail state not persisted");

@@ -48,7 +48,8 @@ pub struct MetricsConfig {
     pub retry: RetryPolicy,
     /// Exposure de-duplication window (default 1 h; zero disables).
     pub exposure_dedup_window: Duration,
-    /// Exposure keys remembered per window generation (default 10 000).
+    /// (targeting key, flag, variation) ids remembered (default 10 000);
+    /// when full the table starts over.
     pub exposure_dedup_capacity: usize,
     /// Salt for hashing targeting keys in exposure events. Without a salt
     /// (and without `upload_raw_targeting_keys`) the key is omitted.

@@ -1,11 +1,8 @@
 //! Events (exposures, fallbacks, rollbacks, errors) and the bounded queue
-//! they wait in until the next cut, plus exposure de-duplication.
+//! they wait in until the next cut (exposure de-duplication: `exposure`).
 
 use serde::{Deserialize, Serialize};
-use std::collections::{HashSet, VecDeque};
-use std::hash::Hasher;
-use std::time::{Duration, Instant};
-use twox_hash::XxHash3_64;
+use std::collections::VecDeque;
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -166,72 +163,9 @@ impl EventQueue {
     }
 }
 
-/// Remembers exposures seen within a window, in bounded memory: two
-/// generations of 64-bit hashes; the current one becomes the previous one
-/// when the window elapses or it reaches its capacity, so an exposure is
-/// suppressed for between one and two windows (less under memory pressure).
-#[derive(Debug)]
-pub(crate) struct ExposureDedup {
-    current: HashSet<u64>,
-    previous: HashSet<u64>,
-    started: Instant,
-    window: Duration,
-    capacity: usize,
-}
-
-impl ExposureDedup {
-    pub(crate) fn new(window: Duration, capacity: usize) -> Self {
-        ExposureDedup {
-            current: HashSet::new(),
-            previous: HashSet::new(),
-            started: Instant::now(),
-            window,
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// `true` when this exposure is new within the window (and remembers it).
-    pub(crate) fn first_sighting(&mut self, flag: &str, variation: &str, key: &str) -> bool {
-        if self.window.is_zero() {
-            return true;
-        }
-        let mut h = XxHash3_64::with_seed(0x6c67_6578_706f);
-        for part in [flag, variation, key] {
-            h.write(part.as_bytes());
-            h.write_u8(0xff);
-        }
-        let hash = h.finish();
-        let now = Instant::now();
-        if now.duration_since(self.started) >= self.window || self.current.len() >= self.capacity {
-            self.previous = std::mem::take(&mut self.current);
-            self.started = now;
-        }
-        if self.previous.contains(&hash) {
-            self.current.insert(hash);
-            return false;
-        }
-        self.current.insert(hash)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dedup_suppresses_within_window_and_is_bounded() {
-        let mut d = ExposureDedup::new(Duration::from_secs(3600), 4);
-        assert!(d.first_sighting("f", "on", "u1"));
-        assert!(!d.first_sighting("f", "on", "u1"));
-        assert!(d.first_sighting("f", "off", "u1"));
-        for i in 0..100 {
-            d.first_sighting("f", "on", &format!("k{i}"));
-        }
-        assert!(d.current.len() <= 4 && d.previous.len() <= 4);
-        let mut none = ExposureDedup::new(Duration::ZERO, 4);
-        assert!(none.first_sighting("f", "on", "u1"));
-        assert!(none.first_sighting("f", "on", "u1"));
-    }
 
     #[test]
     fn queue_bounded_by_count_and_bytes() {

@@ -27,7 +27,9 @@
 mod batch;
 mod config;
 mod events;
+pub(crate) mod exposure;
 mod histogram;
+pub(crate) mod hot;
 pub mod names;
 mod otlp;
 mod pipeline;
@@ -179,20 +181,50 @@ impl Metrics {
     /// neither a salt nor the opt-in is configured. Returns whether an event
     /// was queued.
     pub fn exposure(&self, flag: &str, variation: &str, targeting_key: &str) -> bool {
-        let i = self.inner();
-        self.counter(
-            names::FLAG_EXPOSURES,
-            &[
-                (names::label::FLAG, flag),
-                (names::label::VARIATION, variation),
-            ],
+        self.exposure_prehashed(
+            exposure::targeting_key_id(targeting_key),
+            flag,
+            variation,
+            targeting_key,
+            crate::eval::now_ms(),
         )
-        .inc();
-        if !i
-            .dedup
-            .lock()
-            .first_sighting(flag, variation, targeting_key)
-        {
+    }
+
+    /// [`Metrics::exposure`] with the targeting key's id already hashed
+    /// ([`exposure::targeting_key_id`]) and the wall clock already read (the
+    /// evaluator's `now_ms`). An exposure seen before costs one lock-free
+    /// probe of the exposure table and one counter add; nothing allocates.
+    pub(crate) fn exposure_prehashed(
+        &self,
+        targeting_id: u64,
+        flag: &str,
+        variation: &str,
+        targeting_key: &str,
+        now_ms: i64,
+    ) -> bool {
+        let i = self.inner();
+        let key = exposure::exposure_key(targeting_id, flag, variation);
+        let window = i.exposures.window_ms;
+        let due = match i.exposures.table.with(key, |e| {
+            e.counter.inc();
+            e.event_due(now_ms, window)
+        }) {
+            Some(due) => due,
+            None => {
+                let entry = i.exposures.table.get_or_insert_with(key, || {
+                    std::sync::Arc::new(exposure::ExposureEntry::new(self.counter(
+                        names::FLAG_EXPOSURES,
+                        &[
+                            (names::label::FLAG, flag),
+                            (names::label::VARIATION, variation),
+                        ],
+                    )))
+                });
+                entry.counter.inc();
+                entry.event_due(now_ms, window)
+            }
+        };
+        if !due {
             i.drops.add(DropReason::DuplicateExposure, 1);
             return false;
         }

@@ -6,7 +6,8 @@
 
 use super::batch::{new_batch_id, split_by_bytes, Batch, BatchBody, Resource};
 use super::config::{MetricsConfig, MetricsError};
-use super::events::{EventQueue, ExposureDedup, QueueBounds};
+use super::events::{EventQueue, QueueBounds};
+use super::exposure::ExposureTable;
 use super::names;
 use super::registry::Registry;
 use super::stats::{DropCounters, DropReason, MetricsStats, StorageMode};
@@ -77,7 +78,7 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     pub(crate) drops: DropCounters,
     pub(crate) events: Mutex<EventQueue>,
-    pub(crate) dedup: Mutex<ExposureDedup>,
+    pub(crate) exposures: ExposureTable,
     pub(crate) resource: RwLock<Resource>,
     cut: Mutex<CutState>,
     queue: Mutex<UploadQueue>,
@@ -127,10 +128,10 @@ impl Inner {
                 max_events: config.max_pending_events,
                 max_bytes: config.max_pending_event_bytes,
             })),
-            dedup: Mutex::new(ExposureDedup::new(
+            exposures: ExposureTable::new(
                 config.exposure_dedup_window,
                 config.exposure_dedup_capacity,
-            )),
+            ),
             resource: RwLock::new(config.resource.clone()),
             cut: Mutex::new(CutState {
                 store,

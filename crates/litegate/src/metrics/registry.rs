@@ -7,6 +7,7 @@
 //! the attribute `otel.metric.overflow=true` (the OpenTelemetry convention).
 
 use super::histogram::{HistogramCell, HistogramSnapshot};
+use super::hot::HotTable;
 use super::shard::{shard_index, Padded, SHARDS};
 use super::stats::{DropCounters, DropReason};
 use parking_lot::{Mutex, RwLock};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use twox_hash::XxHash3_64;
 
 /// The label set an overflow series carries.
 pub const OVERFLOW_LABEL: (&str, &str) = ("otel.metric.overflow", "true");
@@ -184,10 +186,25 @@ impl MetricPoint {
     }
 }
 
+/// The id of a by-name lookup: each part seeds the hash of the next, so
+/// part boundaries count (`("ab", "c")` differs from `("a", "bc")`).
+fn lookup_id(kind: SeriesKind, name: &str, labels: &[(&str, &str)]) -> u64 {
+    let mut h = XxHash3_64::oneshot_with_seed(kind as u64, name.as_bytes());
+    for (k, v) in labels {
+        h = XxHash3_64::oneshot_with_seed(h, k.as_bytes());
+        h = XxHash3_64::oneshot_with_seed(h, v.as_bytes());
+    }
+    h
+}
+
 /// All series, keyed by kind, name and labels.
 #[derive(Debug)]
 pub(crate) struct Registry {
     series: RwLock<HashMap<SeriesKey, Cell>>,
+    /// By-name lookups already answered, keyed by the XXH3 of (kind, name,
+    /// labels as given): a repeat `metrics.counter(name, labels)` is one
+    /// lock-free probe, without building the sorted owned key.
+    recent: HotTable<Cell>,
     /// Everything taken so far, for [`Registry::snapshot`].
     totals: Mutex<HashMap<SeriesKey, PointValue>>,
     limits: SeriesLimits,
@@ -201,6 +218,7 @@ impl Registry {
     pub(crate) fn new(limits: SeriesLimits) -> Self {
         Registry {
             series: RwLock::new(HashMap::new()),
+            recent: HotTable::new(limits.max_series.saturating_mul(4).saturating_add(64)),
             totals: Mutex::new(HashMap::new()),
             limits,
             regular: AtomicU64::new(0),
@@ -224,6 +242,27 @@ impl Registry {
         labels: &[(&str, &str)],
         drops: Option<&DropCounters>,
     ) -> Cell {
+        let id = lookup_id(kind, name, labels);
+        if let Some(cell) = self.recent.with(id, Cell::clone) {
+            return cell;
+        }
+        let (cell, regular) = self.lookup_slow(kind, name, labels, drops);
+        // Overflow answers are not remembered: each one is counted as a drop.
+        if regular {
+            self.recent.get_or_insert_with(id, || cell.clone());
+        }
+        cell
+    }
+
+    /// The series' cell, and whether it is the series asked for (not the
+    /// overflow series).
+    fn lookup_slow(
+        &self,
+        kind: SeriesKind,
+        name: &str,
+        labels: &[(&str, &str)],
+        drops: Option<&DropCounters>,
+    ) -> (Cell, bool) {
         let mut sorted: Vec<(String, String)> = labels
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -238,13 +277,13 @@ impl Registry {
         };
         if fits {
             if let Some(cell) = self.series.read().get(&key) {
-                return cell.clone();
+                return (cell.clone(), true);
             }
         }
         let mut map = self.series.write();
         if fits {
             if let Some(cell) = map.get(&key) {
-                return cell.clone();
+                return (cell.clone(), true);
             }
             let room = (self.regular.load(Ordering::Relaxed) as usize) < self.limits.max_series
                 && (kind != SeriesKind::Histogram
@@ -259,7 +298,7 @@ impl Registry {
                         self.histograms.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                return cell;
+                return (cell, true);
             }
         }
         if let Some(d) = drops {
@@ -270,9 +309,11 @@ impl Registry {
             name: name.to_owned(),
             labels: vec![(OVERFLOW_LABEL.0.to_owned(), OVERFLOW_LABEL.1.to_owned())],
         };
-        map.entry(overflow)
+        let cell = map
+            .entry(overflow)
             .or_insert_with(|| new_cell(kind))
-            .clone()
+            .clone();
+        (cell, false)
     }
 
     pub(crate) fn counter(&self, name: &str, labels: &[(&str, &str)], d: &DropCounters) -> Counter {
@@ -449,5 +490,33 @@ fn new_cell(kind: SeriesKind) -> Cell {
         SeriesKind::Counter => Cell::Counter(Arc::new(new_counter())),
         SeriesKind::Histogram => Cell::Histogram(Arc::new(HistogramCell::new())),
         SeriesKind::Gauge => Cell::Gauge(Arc::new(new_gauge())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_name_lookups_share_one_series_and_overflow_keeps_counting() {
+        let r = Registry::new(SeriesLimits {
+            max_series: 2,
+            ..SeriesLimits::default()
+        });
+        let d = DropCounters::default();
+        let a = r.counter("c", &[("x", "1"), ("y", "2")], &d);
+        let b = r.counter("c", &[("y", "2"), ("x", "1")], &d);
+        let again = r.counter("c", &[("x", "1"), ("y", "2")], &d);
+        assert!(Arc::ptr_eq(&a.cell, &b.cell));
+        assert!(Arc::ptr_eq(&a.cell, &again.cell));
+        // Part boundaries count: this is another series.
+        let other = r.counter("c", &[("x", "1y"), ("2", "")], &d);
+        assert!(!Arc::ptr_eq(&a.cell, &other.cell));
+        // The cap is reached (2 regular series): each overflow is counted,
+        // remembered lookups or not.
+        let o1 = r.counter("c", &[("x", "3")], &d);
+        let o2 = r.counter("c", &[("x", "3")], &d);
+        assert!(Arc::ptr_eq(&o1.cell, &o2.cell));
+        assert_eq!(d.get(DropReason::SeriesOverflow), 2);
     }
 }
