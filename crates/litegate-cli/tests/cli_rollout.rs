@@ -111,7 +111,8 @@ fn signed_rollout_operations_and_decisions() {
     // decide: a healthy treatment at the limited phase advances (exit 0), a
     // failing one rolls back (exit 4), one without the latency its criteria
     // name holds (exit 3) and says so.
-    let docs_snapshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/rollout-snapshot.json");
+    let docs_snapshot =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/rollout-snapshot.json");
     let snapshot = |v2_errors: u64| {
         serde_json::json!({"format": 1, "flags": {"face_model_v2": {"variations": {
             "v1": {"users": 15_000, "runs": 150_000, "errors": 1_500, "sessions": 30_000, "crashes": 30},
@@ -167,8 +168,16 @@ fn the_docs_decide_command_runs_as_written() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("ADVANCE at phase limited"), "{}", text(&out));
-    assert!(text(&out).contains("latency_vs_control:v2"), "{}", text(&out));
+    assert!(
+        text(&out).contains("ADVANCE at phase limited"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("latency_vs_control:v2"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// `simulate --seeds` reports the healthy phases rolled back by mistake.

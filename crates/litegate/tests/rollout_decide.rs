@@ -155,7 +155,11 @@ fn slow_latency_trips_the_criterion_and_the_comparison() {
         .find(|c| c.name == "latency_vs_control:on")
         .unwrap();
     assert_eq!(lat.verdict, Verdict::Rollback);
-    assert!(lat.message.contains("significantly slower"), "{}", lat.message);
+    assert!(
+        lat.message.contains("significantly slower"),
+        "{}",
+        lat.message
+    );
     assert!(lat.p_value.unwrap() < 1e-6);
     let p95 = d
         .checks

@@ -129,7 +129,11 @@ fn users_without_runs_or_sessions_hold_and_say_which() {
     );
     let cmp = check(&d, "error_rate_vs_control:on");
     assert_eq!(cmp.verdict, Verdict::Hold);
-    assert!(cmp.message.starts_with("no data for error_rate"), "{}", cmp.message);
+    assert!(
+        cmp.message.starts_with("no data for error_rate"),
+        "{}",
+        cmp.message
+    );
 }
 
 #[test]
@@ -155,10 +159,18 @@ fn a_clearly_better_treatment_is_a_winner_when_the_config_asks_for_improvement()
     let d = faster(json!({"latency": "improvement", "error_rate": "improvement"}));
     assert_eq!(d.verdict, Verdict::Advance, "{:#?}", d.checks);
     let lat = check(&d, "latency_vs_control:on");
-    assert!(lat.message.contains("significantly faster"), "{}", lat.message);
+    assert!(
+        lat.message.contains("significantly faster"),
+        "{}",
+        lat.message
+    );
     assert!(lat.p_value.unwrap() < 1e-6);
     let err = check(&d, "error_rate_vs_control:on");
-    assert!(err.message.contains("significantly better"), "{}", err.message);
+    assert!(
+        err.message.contains("significantly better"),
+        "{}",
+        err.message
+    );
     // An unchanged primary metric is not a winner: hold.
     let cfg = config(json!({"min_users": 100, "compare": {"latency": "improvement"}}));
     let same = json!({"users": 1000, "runs": 10_000, "errors": 10, "sessions": 1000,
@@ -191,8 +203,10 @@ fn compare_directions_are_checked_with_their_path() {
 
 #[test]
 fn the_family_shares_alpha_across_criteria() {
-    let cfg = config(json!({"min_users": 100, "max_error_rate": 5, "max_crash_rate": 2,
-                            "max_latency_p95_ms": 750, "confidence": 0.9}));
+    let cfg = config(
+        json!({"min_users": 100, "max_error_rate": 5, "max_crash_rate": 2,
+                            "max_latency_p95_ms": 750, "confidence": 0.9}),
+    );
     let s = snap(json!({"users": 1000}), json!({"users": 9000}));
     let d = run(&cfg, &s);
     // 3 absolute limits + 3 comparisons.

@@ -45,7 +45,8 @@ fn bernoulli_mixture_matches_scipy_binomial_log_pmfs() {
     let cases = v["bernoulli_mixture"].as_array().unwrap();
     assert!(cases.len() >= 10);
     for c in cases {
-        let ours = bernoulli_mixture_log_lr(num(c, "x"), num(c, "y"), num(c, "p0"), side(&c["side"]));
+        let ours =
+            bernoulli_mixture_log_lr(num(c, "x"), num(c, "y"), num(c, "p0"), side(&c["side"]));
         close(ours, num(c, "log_lr"), 1e-9, 1e-9, &c.to_string());
     }
 }
@@ -54,12 +55,7 @@ fn bernoulli_mixture_matches_scipy_binomial_log_pmfs() {
 fn normal_mixture_closed_form_matches_scipy_quadrature() {
     let v = vectors();
     for c in v["normal_mixture"].as_array().unwrap() {
-        let ours = normal_mixture_log_lr(
-            num(c, "d"),
-            num(c, "v"),
-            num(c, "tau"),
-            side(&c["side"]),
-        );
+        let ours = normal_mixture_log_lr(num(c, "d"), num(c, "v"), num(c, "tau"), side(&c["side"]));
         close(ours, num(c, "log_lr"), 1e-7, 1e-7, &c.to_string());
     }
 }
@@ -69,7 +65,13 @@ fn log_normal_cdf_matches_scipy_log_ndtr() {
     let v = vectors();
     for c in v["log_normal_cdf"].as_array().unwrap() {
         let z = num(c, "z");
-        close(log_normal_cdf(z), num(c, "value"), 1e-9, 1e-6, &format!("z = {z}"));
+        close(
+            log_normal_cdf(z),
+            num(c, "value"),
+            1e-9,
+            1e-6,
+            &format!("z = {z}"),
+        );
     }
 }
 

@@ -193,10 +193,7 @@ fn many_seeds_of_a_healthy_fleet_are_not_rolled_back_by_mistake() {
 
 #[test]
 fn many_seeds_of_an_eight_percent_error_fleet_against_five_are_rolled_back() {
-    let mut c = cfg(
-        200,
-        &["error:rate=0.08", "error:rate=0.05,arm=control"],
-    );
+    let mut c = cfg(200, &["error:rate=0.08", "error:rate=0.05,arm=control"]);
     c.hours = 8;
     let r = simulate_seeds(&config("beta"), &c, 4).unwrap();
     println!("{}", r.summary());

@@ -276,6 +276,11 @@ fn an_eight_percent_error_rate_over_a_five_percent_limit_is_rolled_back() {
         error_rate: 0.08,
         ..HEALTHY
     };
-    let looks = time_to_rollback(&full_config(), bad, HEALTHY, "8% errors vs 1%, limit 5%, full criteria");
+    let looks = time_to_rollback(
+        &full_config(),
+        bad,
+        HEALTHY,
+        "8% errors vs 1%, limit 5%, full criteria",
+    );
     assert!(looks.iter().all(|l| *l <= LOOKS));
 }

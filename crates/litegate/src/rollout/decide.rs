@@ -313,4 +313,3 @@ pub fn decide_watched(
         },
     })
 }
-

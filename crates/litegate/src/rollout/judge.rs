@@ -432,10 +432,7 @@ fn rate_comparison(
     };
     let log_lr = bernoulli_mixture_log_lr(x1 as f64, x2 as f64, share, side);
     let (p, shown) = j.evidence(&check, log_lr);
-    let (r1, r2) = (
-        100.0 * x1 as f64 / n1 as f64,
-        100.0 * x2 as f64 / n2 as f64,
-    );
+    let (r1, r2) = (100.0 * x1 as f64 / n1 as f64, 100.0 * x2 as f64 / n2 as f64);
     let (verdict, word) = match (direction, shown) {
         (Direction::Improvement, true) => (Verdict::Advance, "significantly better"),
         (Direction::Improvement, false) => (Verdict::Hold, "not yet shown better"),

@@ -117,7 +117,9 @@ pub fn normal_mixture_log_lr(d: f64, v: f64, tau: f64, side: Side) -> f64 {
     };
     let t2 = tau * tau;
     let k = v + t2;
-    std::f64::consts::LN_2 + 0.5 * (v / k).ln() + t2 * s * s / (2.0 * v * k)
+    std::f64::consts::LN_2
+        + 0.5 * (v / k).ln()
+        + t2 * s * s / (2.0 * v * k)
         + log_normal_cdf(s * tau / (v * k).sqrt())
 }
 

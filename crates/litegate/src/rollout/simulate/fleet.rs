@@ -8,7 +8,9 @@ use crate::eval::{Context, Evaluator, Reason};
 use crate::guardrails::{Guardrails, Observation, ObservationKind, Subject, Target};
 use crate::rollout::histogram::ExpHistogram;
 use crate::rollout::snapshot::{FlagSnapshot, MetricsSnapshot, VariationStats};
-use crate::rollout::{apply, decide_watched, AuditMeta, Operation, RolloutError, Verdict, WatchState};
+use crate::rollout::{
+    apply, decide_watched, AuditMeta, Operation, RolloutError, Verdict, WatchState,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 

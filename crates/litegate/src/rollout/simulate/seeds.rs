@@ -67,7 +67,10 @@ impl SeedsReport {
                 self.looks
             )
         };
-        let m = |q| self.minutes_quantile(q).map_or("-".into(), |v| format!("{v}"));
+        let m = |q| {
+            self.minutes_quantile(q)
+                .map_or("-".into(), |v| format!("{v}"))
+        };
         s.push_str(&format!(
             "minutes to the first fleet rollback: median {}, p90 {}, max {}\n",
             m(0.5),
