@@ -247,4 +247,11 @@ fn a_crossed_test_stays_crossed_at_later_looks_of_the_phase() {
     let d = decide_watched(&cfg, "new_model", &later, now, &other).unwrap();
     assert_eq!(d.verdict, Verdict::Advance);
     assert_eq!(d.watch.looks, 1);
+    // A state that is not a probability is ignored, not trusted.
+    let mut forged = saved.clone();
+    for p in forged.min_p.values_mut() {
+        *p = -1.0;
+    }
+    let fresh_state = decide_watched(&cfg, "new_model", &later, now, &forged).unwrap();
+    assert_eq!(fresh_state.verdict, Verdict::Advance);
 }

@@ -1,7 +1,7 @@
 //! The fleet simulation: deterministic for a seed, and the local guardrail
 //! trips long before 1% of users have seen a failure.
 
-use litegate::rollout::simulate::{simulate, simulate_seeds, Arm, Fault, SimConfig};
+use litegate::rollout::simulate::{simulate, simulate_seeds, Arm, Fault, SimConfig, MAX_SEEDS};
 use serde_json::{json, Value};
 
 /// The seeds' plan (alpha 1%, beta 10%, limited 25%, extended 50%, full)
@@ -151,6 +151,8 @@ fn fault_specs_are_parsed_or_refused_clearly() {
     assert!(Fault::parse("latency:factor=0")
         .unwrap_err()
         .contains("between"));
+    assert!(Fault::parse("latency:factor=100").is_ok());
+    assert!(Fault::parse("latency:factor=100.5").is_err());
     assert_eq!(
         Fault::parse("gpu-fail").unwrap(),
         Fault::GpuFail { device: None }
@@ -189,6 +191,8 @@ fn many_seeds_of_a_healthy_fleet_are_not_rolled_back_by_mistake() {
     assert_eq!(r.runs_rolled_back, 0, "{}", r.summary());
     assert!(r.summary().contains("runs rolled back by mistake"));
     assert!(simulate_seeds(&config("alpha"), &c, 0).is_err());
+    let e = simulate_seeds(&config("alpha"), &c, MAX_SEEDS + 1).unwrap_err();
+    assert!(e.to_string().contains("10000"), "{e}");
 }
 
 #[test]

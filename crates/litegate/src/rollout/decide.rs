@@ -308,7 +308,11 @@ pub fn decide_watched(
         checks,
         watch: WatchState {
             phase: Some(phase_name.clone()),
-            looks: if same_phase { prior.looks + 1 } else { 1 },
+            looks: if same_phase {
+                prior.looks.saturating_add(1)
+            } else {
+                1
+            },
             min_p: j.min_p,
         },
     })

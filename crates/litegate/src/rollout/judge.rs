@@ -26,9 +26,12 @@ pub(crate) struct Judge<'a> {
 
 impl<'a> Judge<'a> {
     pub(crate) fn new(alpha_each: f64, prior: Option<&'a WatchState>) -> Self {
+        // Evidence of tests not run at this look (arms not compared after a
+        // failed SRM check) is kept for the next.
+        let min_p = prior.map(|s| s.min_p.clone()).unwrap_or_default();
         Judge {
             checks: Vec::new(),
-            min_p: BTreeMap::new(),
+            min_p,
             alpha_each,
             prior,
         }
@@ -48,7 +51,10 @@ impl<'a> Judge<'a> {
     fn evidence(&mut self, name: &str, log_lr: f64) -> (f64, bool) {
         let mut p = p_from_log_lr(log_lr);
         if let Some(q) = self.prior.and_then(|s| s.min_p.get(name)) {
-            p = p.min(*q);
+            // A state read back from a file: only a probability counts.
+            if (0.0..=1.0).contains(q) {
+                p = p.min(*q);
+            }
         }
         self.min_p.insert(name.to_owned(), p);
         (p, p <= self.alpha_each)
