@@ -39,9 +39,6 @@ pub const ANDROID_TARGETS: [&str; 4] = [
 /// Runs every package check (see the module docs).
 pub fn check(generated: &crate::bindings::Generated) -> Result<()> {
     let generated_kotlin = generated.kotlin.as_path();
-    let library = mobile_library()?;
-    check_load_alignment(&library)?;
-    size_report(&library)?;
     let rules = std::fs::read_to_string(root().join("bindings/kotlin/consumer-rules.pro"))?;
     let mut sources = String::new();
     for file in crate::bindings::kotlin_sources(generated_kotlin)? {
@@ -52,7 +49,10 @@ pub fn check(generated: &crate::bindings::Generated) -> Result<()> {
     println!("consumer-rules.pro keeps all {kept} types JNA reflects on");
     apple::check()?;
     maven::check(generated)?;
-    Ok(())
+    // Last: the slow one (a fat-LTO build).
+    let library = mobile_library()?;
+    check_load_alignment(&library)?;
+    size_report(&library)
 }
 
 /// The linker flags every Android target gets from `.cargo/config.toml`,
