@@ -26,9 +26,9 @@ fn a_second_client_on_a_locked_directory_is_memory_only_and_says_so() {
     assert!(why.contains("in use by another LiteGate client"), "{why}");
     assert!(second.bool_value("on", false), "flags still work");
     assert_eq!(second.config().storage_dir.as_deref(), Some(dir.path()));
-    // The first one lets go: the next client gets the directory.
+    // The first one lets go at shutdown (its handle still alive): the next
+    // client gets the directory.
     first.shutdown(Duration::from_secs(2));
-    drop(first);
     drop(second);
     let third = Client::start(config(dir.path())).expect("third");
     assert_eq!(third.status().memory_only, None);

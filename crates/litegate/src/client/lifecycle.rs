@@ -69,7 +69,13 @@ impl Client {
         self.shared.guard.end_session();
         let _ = self.shared.metrics.shutdown(timeout);
         self.shared.delivery.shutdown();
-        runtime.shutdown(deadline.saturating_duration_since(Instant::now()))
+        let outcome = runtime.shutdown(deadline.saturating_duration_since(Instant::now()));
+        if outcome == ShutdownOutcome::Stopped {
+            // Nothing in the background writes any more: the next client
+            // may have the storage directory.
+            self.shared.storage.release();
+        }
+        outcome
     }
 
     /// The client's status.

@@ -19,8 +19,16 @@ pub(crate) struct Storage {
     pub(crate) dir: Option<PathBuf>,
     /// Why the client runs memory-only despite a storage directory.
     pub(crate) memory_only: Option<String>,
-    /// Held open for the client's lifetime: closing it releases the lock.
-    _lock: Option<File>,
+    /// Held open until `release` (after a clean shutdown) or the client is
+    /// dropped: closing it releases the lock.
+    lock: parking_lot::Mutex<Option<File>>,
+}
+
+impl Storage {
+    /// Releases the directory's lock (idempotent).
+    pub(crate) fn release(&self) {
+        drop(self.lock.lock().take());
+    }
 }
 
 /// Creates and locks `dir`; never fails (memory-only instead).
@@ -29,14 +37,14 @@ pub(crate) fn prepare(dir: Option<&Path>) -> Storage {
         return Storage {
             dir: None,
             memory_only: None,
-            _lock: None,
+            lock: parking_lot::Mutex::new(None),
         };
     };
     match lock(dir) {
         Ok(file) => Storage {
             dir: Some(dir.to_owned()),
             memory_only: None,
-            _lock: Some(file),
+            lock: parking_lot::Mutex::new(Some(file)),
         },
         Err(reason) => {
             tracing::warn!(
@@ -49,7 +57,7 @@ pub(crate) fn prepare(dir: Option<&Path>) -> Storage {
                     "storage directory {}: {reason}; running memory-only (nothing is persisted)",
                     dir.display()
                 )),
-                _lock: None,
+                lock: parking_lot::Mutex::new(None),
             }
         }
     }

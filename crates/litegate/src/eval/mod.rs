@@ -434,7 +434,7 @@ impl<'a> Evaluator<'a> {
                     FlagEntry::Ready(f) => f
                         .variations
                         .get(served as usize)
-                        .is_some_and(|v| pre.variations.iter().any(|w| *w == v.key)),
+                        .is_some_and(|v| pre.variations.contains(&v.key)),
                     FlagEntry::Malformed { .. } => false,
                 };
             if !satisfied {

@@ -18,7 +18,7 @@ pub const MAX_PREREQUISITE_DEPTH: usize = 16;
 /// reach more flags than `Limits::max_prerequisite_flags` (which cannot be
 /// raised past this); a hand-built document that still does sees the
 /// prerequisites past this many evaluate as failed.
-pub const MAX_PREREQUISITE_FLAGS: usize = 32;
+pub const MAX_PREREQUISITE_FLAGS: usize = 16;
 
 /// Slots in the open-addressing table: twice the capacity, a power of two.
 const SLOTS: usize = 2 * MAX_PREREQUISITE_FLAGS;
@@ -36,7 +36,7 @@ pub(super) struct PrereqMemo {
 }
 
 impl PrereqMemo {
-    /// An empty memo (768 bytes on the stack, nothing on the heap).
+    /// An empty memo (264 bytes on the stack, nothing on the heap).
     pub(super) fn new() -> Self {
         PrereqMemo {
             keys: [EMPTY; SLOTS],
@@ -47,7 +47,7 @@ impl PrereqMemo {
 
     /// The slot for `flag`: where it is, or the empty slot where it goes.
     fn slot(&self, flag: u32) -> usize {
-        // Fibonacci hashing onto 64 slots, then linear probing. The table is
+        // Fibonacci hashing onto 32 slots, then linear probing. The table is
         // never more than half full, so an empty slot is always found.
         let mut i = (flag.wrapping_mul(0x9E37_79B9) >> (32 - SLOTS.trailing_zeros())) as usize;
         for _ in 0..SLOTS {
