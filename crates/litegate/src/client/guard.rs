@@ -28,6 +28,8 @@ pub(crate) struct GuardHub {
     active_flags: RwLock<HashSet<Box<str>>>,
     active_models: Mutex<Vec<ActiveModel>>,
     runtime: tokio::runtime::Handle,
+    /// Bumped right after `disables` changes, for flag snapshot readers.
+    pub(crate) generation: Arc<super::SnapshotGeneration>,
 }
 
 impl GuardHub {
@@ -44,6 +46,7 @@ impl GuardHub {
             active_flags: RwLock::new(HashSet::new()),
             active_models: Mutex::new(Vec::new()),
             runtime,
+            generation: Arc::default(),
         }
     }
 
@@ -126,6 +129,7 @@ impl GuardHub {
             let mut g = self.guardrails.lock();
             let _ = g.lift_expired(now_ms());
             *self.disables.write() = g.local_disables();
+            self.generation.bump();
             g.active_trips().to_vec()
         };
         if let Some(engine) = self.engine.get() {

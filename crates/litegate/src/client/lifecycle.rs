@@ -45,6 +45,7 @@ impl Client {
     /// # Errors
     /// [`MetricsError`] when the pipeline is stopped or the wait timed out.
     pub fn flush(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
+        self.drain_snapshot_exposures();
         self.shared.metrics.flush_blocking(timeout)
     }
 
@@ -58,6 +59,7 @@ impl Client {
             return ShutdownOutcome::AlreadyStopped;
         };
         self.shared.guard.end_session();
+        self.drain_snapshot_exposures();
         let _ = self.shared.metrics.shutdown(timeout);
         self.shared.delivery.shutdown();
         runtime.shutdown(deadline.saturating_duration_since(Instant::now()))

@@ -10,9 +10,14 @@ mod flags;
 mod guard;
 mod lifecycle;
 mod models;
+mod snapshot;
 
 pub use lifecycle::ClientStatus;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
+pub use snapshot::{
+    missing_flag_code, FlagSnapshot, SnapshotFlag, SnapshotGeneration, EXPOSURE_DRAIN_INTERVAL,
+    MAX_SNAPSHOT_FLAGS,
+};
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
@@ -150,6 +155,7 @@ pub(crate) struct Shared {
     pub(crate) context: RwLock<Arc<Context>>,
     pub(crate) overrides: RwLock<Arc<Overrides>>,
     pub(crate) guard: Arc<guard::GuardHub>,
+    pub(crate) snapshots: Arc<snapshot::Snapshots>,
 }
 
 /// The LiteGate client. Cloning is cheap; all clones share one state.
@@ -266,6 +272,7 @@ impl Client {
         });
 
         let context = Arc::new(config.default_context.clone());
+        let snapshots = Arc::new(snapshot::Snapshots::new(Arc::clone(&hub.generation)));
         let shared = Arc::new(Shared {
             config,
             runtime: Mutex::new(Some(runtime)),
@@ -275,8 +282,11 @@ impl Client {
             context: RwLock::new(context),
             overrides: RwLock::new(Arc::new(Overrides::new())),
             guard: hub,
+            snapshots,
         });
-        Ok(Client { shared })
+        let client = Client { shared };
+        snapshot::install(&client, &handle);
+        Ok(client)
     }
 
     /// The configuration the client was started with.
@@ -287,6 +297,7 @@ impl Client {
     /// Replaces the default evaluation context.
     pub fn set_context(&self, context: Context) {
         *self.shared.context.write() = Arc::new(context);
+        self.publish_flag_change();
     }
 
     /// The current default evaluation context.
