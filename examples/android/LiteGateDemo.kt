@@ -21,6 +21,8 @@ import dev.litegate.Reason
 import dev.litegate.attributes
 import dev.litegate.openFeatureName
 import dev.litegate.priority
+import dev.litegate.boolValue
+import dev.litegate.stringDetails
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 import java.io.File
@@ -66,6 +68,13 @@ class LiteGateDemo(private val app: Context) {
             ),
         )
     }
+
+    /**
+     * Per-row flag reads while binding a list: each read is a lookup in the
+     * client's flag snapshot (well under a microsecond, exposure included),
+     * so reading flags in `onBindViewHolder` is fine.
+     */
+    fun rowShowsBadge(): Boolean = client.boolValue("feed_badge", false)
 
     /** Evaluate: never throws, never blocks on the network. */
     fun chooseFaceModel(): String {

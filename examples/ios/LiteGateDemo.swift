@@ -40,6 +40,13 @@ final class LiteGateDemo {
         ))
     }
 
+    /// Per-cell flag reads while configuring a list: each read is a lookup in
+    /// the client's flag snapshot (no Rust evaluation per read, exposure
+    /// included), so reading flags in `cellForRowAt` is fine.
+    func cellShowsBadge() -> Bool {
+        client.boolValue(key: "feed_badge", defaultValue: false)
+    }
+
     /// Evaluate: never throws, never blocks on the network.
     func chooseFaceModel() -> String {
         let details = client.stringDetails(key: "face_model_v2", defaultValue: "face-detector@1.0.0")

@@ -7,7 +7,7 @@
 //! cargo xtask bindings            generate into target/bindings/{kotlin,swift}
 //! cargo xtask bindings --release  the same from a release build
 //! cargo xtask bindings test       generate, then Kotlin tests and Swift checks
-//! cargo xtask bindings bench      Kotlin/JVM flag-evaluation bench, then `size`
+//! cargo xtask bindings bench      flag reads: Rust, Kotlin/JVM and the JNA floor; then `size`
 //! cargo xtask bindings packages   generate, then only the package checks (xtask/src/packages.rs)
 //! cargo xtask bindings size       the cdylib as apps ship it: 16 KB pages, <= 6 MB stripped, bytes per crate
 //! ```
@@ -400,11 +400,27 @@ fn swift_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The Kotlin/JVM evaluation bench (release cdylib) and the stripped
-/// release cdylib's size.
+/// The flag-read bench, in one run: the Rust per-read cost (the core
+/// `Client`, release build, `crates/litegate-ffi/examples/read_cost.rs`),
+/// then on the JVM the Kotlin per-read cost of the snapshot getters next to
+/// the floor (a JNA call of an empty C function) and the FFI-crossing
+/// variants; then the stripped release cdylib's size.
 pub fn bench() -> Result<()> {
     setup()?;
     let generated = generate(true)?;
+    let fixtures = root().join("crates/litegate-ffi/tests/fixtures");
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "litegate-ffi",
+            "--example",
+            "read_cost",
+            "--",
+        ])
+        .arg(&fixtures))?;
     let classes = root().join("target/kotlin-bench/classes");
     compile_kotlin(
         &generated,

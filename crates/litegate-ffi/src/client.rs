@@ -48,6 +48,35 @@ impl LiteGateClient {
     pub(crate) fn core(&self) -> &Arc<Client> {
         &self.inner
     }
+
+    // The plain getters are Rust-only: Kotlin and Swift read them from a
+    // flag snapshot (`bindings/*/Flags*`), without a call per read.
+
+    /// A bool flag for the default context, or `default_value`.
+    pub fn bool_value(&self, key: String, default_value: bool) -> bool {
+        self.bool_details(key, default_value, None).value
+    }
+
+    /// A string flag for the default context, or `default_value`.
+    pub fn string_value(&self, key: String, default_value: String) -> String {
+        self.string_details(key, default_value, None).value
+    }
+
+    /// An int flag for the default context, or `default_value`.
+    pub fn int_value(&self, key: String, default_value: i64) -> i64 {
+        self.int_details(key, default_value, None).value
+    }
+
+    /// A float flag for the default context, or `default_value`.
+    pub fn float_value(&self, key: String, default_value: f64) -> f64 {
+        self.float_details(key, default_value, None).value
+    }
+
+    /// A JSON flag as JSON text for the default context, or `default_json`
+    /// (returned as given, even if it is not valid JSON).
+    pub fn json_value(&self, key: String, default_json: String) -> String {
+        self.json_details(key, default_json, None).json
+    }
 }
 
 #[uniffi::export]
@@ -75,35 +104,11 @@ impl LiteGateClient {
         })
     }
 
-    /// A bool flag for the default context, or `default_value`.
-    pub fn bool_value(&self, key: String, default_value: bool) -> bool {
-        self.bool_details(key, default_value, None).value
-    }
-
-    /// A string flag for the default context, or `default_value`.
-    pub fn string_value(&self, key: String, default_value: String) -> String {
-        self.string_details(key, default_value, None).value
-    }
-
-    /// An int flag for the default context, or `default_value`.
-    pub fn int_value(&self, key: String, default_value: i64) -> i64 {
-        self.int_details(key, default_value, None).value
-    }
-
-    /// A float flag for the default context, or `default_value`.
-    pub fn float_value(&self, key: String, default_value: f64) -> f64 {
-        self.float_details(key, default_value, None).value
-    }
-
-    /// A JSON flag as JSON text for the default context, or `default_json`
-    /// (returned as given, even if it is not valid JSON).
-    pub fn json_value(&self, key: String, default_json: String) -> String {
-        self.json_details(key, default_json, None).json
-    }
-
     /// A bool flag with details; `context` replaces the default context for
-    /// this call.
-    #[uniffi::method(default(context = None))]
+    /// this call. Exported as `bool_details_for`: Kotlin's and Swift's
+    /// `boolDetails` read the flag snapshot and call this only with a
+    /// context.
+    #[uniffi::method(name = "bool_details_for", default(context = None))]
     pub fn bool_details(
         &self,
         key: String,
@@ -119,7 +124,7 @@ impl LiteGateClient {
     }
 
     /// A string flag with details.
-    #[uniffi::method(default(context = None))]
+    #[uniffi::method(name = "string_details_for", default(context = None))]
     pub fn string_details(
         &self,
         key: String,
@@ -135,7 +140,7 @@ impl LiteGateClient {
     }
 
     /// An int flag with details.
-    #[uniffi::method(default(context = None))]
+    #[uniffi::method(name = "int_details_for", default(context = None))]
     pub fn int_details(
         &self,
         key: String,
@@ -151,7 +156,7 @@ impl LiteGateClient {
     }
 
     /// A float flag with details.
-    #[uniffi::method(default(context = None))]
+    #[uniffi::method(name = "float_details_for", default(context = None))]
     pub fn float_details(
         &self,
         key: String,
@@ -168,7 +173,7 @@ impl LiteGateClient {
 
     /// A JSON flag with details; the value is JSON text. When the default
     /// is returned it is `default_json` exactly as given.
-    #[uniffi::method(default(context = None))]
+    #[uniffi::method(name = "json_details_for", default(context = None))]
     pub fn json_details(
         &self,
         key: String,
@@ -219,17 +224,26 @@ impl LiteGateClient {
     /// `Reason.Override`; kill switches and guardrails still win.
     pub fn set_override(&self, flag: String, variation: String) {
         // A panic here leaves the overrides as they were: nothing to report.
-        let _ = catch_panic(|| self.inner.set_override(&flag, &variation));
+        let _ = catch_panic(|| {
+            self.inner.set_override(&flag, &variation);
+            self.inner.publish_flag_change();
+        });
     }
 
     /// Removes the override of one flag.
     pub fn clear_override(&self, flag: String) {
-        let _ = catch_panic(|| self.inner.clear_override(&flag));
+        let _ = catch_panic(|| {
+            self.inner.clear_override(&flag);
+            self.inner.publish_flag_change();
+        });
     }
 
     /// Removes every override.
     pub fn clear_overrides(&self) {
-        let _ = catch_panic(|| self.inner.clear_overrides());
+        let _ = catch_panic(|| {
+            self.inner.clear_overrides();
+            self.inner.publish_flag_change();
+        });
     }
 
     /// The version of the config in use, `None` before any is loaded.

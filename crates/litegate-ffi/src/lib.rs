@@ -31,6 +31,7 @@ pub mod error;
 mod lifecycle;
 mod log;
 mod models;
+mod snapshot;
 mod types;
 
 pub use client::LiteGateClient;
@@ -41,6 +42,7 @@ pub use models::{
     AcceleratorKind, CloudFallback, LiteGateModel, ModelRunResult, TensorData, TensorInfo,
     TensorType,
 };
+pub use snapshot::{litegate_noop, FlagSnapshot, SnapshotEntry, SnapshotHandle};
 pub use types::*;
 
 uniffi::setup_scaffolding!();

@@ -38,6 +38,8 @@ pub(crate) struct GuardHub {
     active_ids: HotTable<()>,
     active_models: Mutex<Vec<ActiveModel>>,
     runtime: tokio::runtime::Handle,
+    /// Bumped right after `disables` changes, for flag snapshot readers.
+    pub(crate) generation: Arc<super::SnapshotGeneration>,
 }
 
 impl GuardHub {
@@ -55,6 +57,7 @@ impl GuardHub {
             active_ids: HotTable::new(ACTIVE_IDS_CAPACITY),
             active_models: Mutex::new(Vec::new()),
             runtime,
+            generation: Arc::default(),
         }
     }
 
@@ -149,6 +152,7 @@ impl GuardHub {
             let mut g = self.guardrails.lock();
             let _ = g.lift_expired(now_ms());
             self.disables.store(g.local_disables());
+            self.generation.bump();
             g.active_trips().to_vec()
         };
         if let Some(engine) = self.engine.get() {

@@ -53,6 +53,7 @@ impl Client {
     /// delivered and what is queued; [`MetricsError::Timeout`] or
     /// [`MetricsError::ShutDown`] when the pipeline did not answer.
     pub fn flush(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
+        self.drain_snapshot_exposures();
         let stats = self.shared.metrics.flush_blocking(timeout)?;
         require_delivered(self.shared.config.metrics_endpoint.is_some(), stats)
     }
@@ -67,6 +68,7 @@ impl Client {
             return ShutdownOutcome::AlreadyStopped;
         };
         self.shared.guard.end_session();
+        self.drain_snapshot_exposures();
         let _ = self.shared.metrics.shutdown(timeout);
         self.shared.delivery.shutdown();
         let outcome = runtime.shutdown(deadline.saturating_duration_since(Instant::now()));

@@ -10,10 +10,15 @@ mod flags;
 mod guard;
 mod lifecycle;
 mod models;
+mod snapshot;
 mod storage;
 
 pub use lifecycle::ClientStatus;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
+pub use snapshot::{
+    missing_flag_code, FlagSnapshot, SnapshotFlag, SnapshotGeneration, EXPOSURE_DRAIN_INTERVAL,
+    MAX_SNAPSHOT_FLAGS,
+};
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
@@ -154,6 +159,7 @@ pub(crate) struct Shared {
     pub(crate) context: ArcSwap<Context>,
     pub(crate) overrides: ArcSwap<Overrides>,
     pub(crate) guard: Arc<guard::GuardHub>,
+    pub(crate) snapshots: Arc<snapshot::Snapshots>,
 }
 
 /// The LiteGate client. Cloning is cheap; all clones share one state.
@@ -268,6 +274,7 @@ impl Client {
 
         let context = Arc::new(config.default_context.clone());
         config.storage_dir = app_storage_dir;
+        let snapshots = Arc::new(snapshot::Snapshots::new(Arc::clone(&hub.generation)));
         let shared = Arc::new(Shared {
             storage,
             config,
@@ -278,8 +285,11 @@ impl Client {
             context: ArcSwap::new(context),
             overrides: ArcSwap::from_pointee(Overrides::new()),
             guard: hub,
+            snapshots,
         });
-        Ok(Client { shared })
+        let client = Client { shared };
+        snapshot::install(&client, &handle);
+        Ok(client)
     }
 
     /// The configuration the client was started with.
@@ -290,6 +300,7 @@ impl Client {
     /// Replaces the default evaluation context.
     pub fn set_context(&self, context: Context) {
         self.shared.context.store(Arc::new(context));
+        self.publish_flag_change();
     }
 
     /// The current default evaluation context.
