@@ -28,6 +28,7 @@ pub(crate) struct GuardHub {
     active_flags: RwLock<HashSet<Box<str>>>,
     active_models: Mutex<Vec<ActiveModel>>,
     runtime: tokio::runtime::Handle,
+    events: Arc<super::events::EventHub>,
 }
 
 impl GuardHub {
@@ -35,6 +36,7 @@ impl GuardHub {
         guardrails: Guardrails,
         metrics: Metrics,
         runtime: tokio::runtime::Handle,
+        events: Arc<super::events::EventHub>,
     ) -> Self {
         GuardHub {
             guardrails: Mutex::new(guardrails),
@@ -44,6 +46,7 @@ impl GuardHub {
             active_flags: RwLock::new(HashSet::new()),
             active_models: Mutex::new(Vec::new()),
             runtime,
+            events,
         }
     }
 
@@ -144,6 +147,8 @@ impl GuardHub {
         }
         for t in new_trips {
             self.report(t);
+            self.events
+                .emit(&super::events::ClientEvent::GuardrailTripped(t.clone()));
         }
     }
 

@@ -6,12 +6,16 @@
 //! waits on the network unless its name says so: `wait_until_ready`,
 //! `flush`, `shutdown`), and never panics.
 
+mod events;
 mod flags;
 mod guard;
 mod lifecycle;
 mod models;
+mod waits;
 
+pub use events::{ClientEvent, EventListenerId, DEFAULT_STALE_AFTER_INTERVALS};
 pub use lifecycle::ClientStatus;
+pub use waits::RunBlockingError;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
 
 use crate::config::{ConfigError, Document};
@@ -76,6 +80,12 @@ pub struct ClientConfig {
     pub policy_flag_keys: PolicyFlagKeys,
     /// The context used when a call does not pass one.
     pub default_context: Context,
+    /// Start in offline mode: no network use until
+    /// [`Client::set_offline`]`(false)`.
+    pub offline: bool,
+    /// Send [`ClientEvent::Stale`] after this many poll intervals without a
+    /// successful fetch (at least 1).
+    pub stale_after_intervals: u32,
 }
 
 impl ClientConfig {
@@ -102,6 +112,8 @@ impl ClientConfig {
             inference_pool_size: 2,
             policy_flag_keys: PolicyFlagKeys::default(),
             default_context: Context::default(),
+            offline: false,
+            stale_after_intervals: events::DEFAULT_STALE_AFTER_INTERVALS,
         }
     }
 }
@@ -150,6 +162,7 @@ pub(crate) struct Shared {
     pub(crate) context: RwLock<Arc<Context>>,
     pub(crate) overrides: RwLock<Arc<Overrides>>,
     pub(crate) guard: Arc<guard::GuardHub>,
+    pub(crate) events: Arc<events::EventHub>,
 }
 
 /// The LiteGate client. Cloning is cheap; all clones share one state.
@@ -202,6 +215,7 @@ impl Client {
         delivery_config.bootstrap = config.bootstrap.clone();
         delivery_config.insecure_http = config.insecure_http;
         delivery_config.schedule.poll_interval = config.poll_interval;
+        let events = Arc::new(events::EventHub::new());
         let delivery = ConfigDelivery::start(delivery_config, &handle).map_err(|e| match e {
             // A broken bundled config is the app's own bug: report it as such.
             DeliveryError::Bootstrap(crate::delivery::Rejection::Config(c)) => {
@@ -218,6 +232,11 @@ impl Client {
         metrics_config.targeting_key_salt = config.targeting_key_salt.clone();
         metrics_config.upload_raw_targeting_keys = config.upload_raw_targeting_keys;
         let metrics = Metrics::new(metrics_config, handle.clone())?;
+        if config.offline {
+            metrics.set_offline(true);
+            delivery.set_offline(true);
+        }
+        events.wire(&delivery);
         if let Some(v) = delivery.status().version {
             metrics.set_config_version(v);
         }
@@ -234,6 +253,7 @@ impl Client {
             guardrails,
             metrics.clone(),
             handle.clone(),
+            Arc::clone(&events),
         ));
 
         let locator = |path: &Option<PathBuf>| match path {
@@ -251,6 +271,7 @@ impl Client {
         let observer = Arc::new(models::ClientObserver {
             metrics: metrics.clone(),
             guard: Arc::clone(&hub),
+            events: Arc::clone(&events),
         });
         let inference = InferenceEngine::with_observer(engine_config, observer);
         let _ = hub.engine.set(inference.clone());
@@ -275,7 +296,14 @@ impl Client {
             context: RwLock::new(context),
             overrides: RwLock::new(Arc::new(Overrides::new())),
             guard: hub,
+            events,
         });
+        if shared.config.config_url.is_some() {
+            handle.spawn(events::stale_watch(
+                Arc::downgrade(&shared),
+                std::time::SystemTime::now(),
+            ));
+        }
         Ok(Client { shared })
     }
 

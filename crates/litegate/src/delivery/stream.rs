@@ -125,9 +125,17 @@ pub(crate) async fn stream_loop(inner: Arc<Inner>, mut stop: watch::Receiver<boo
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
+        tokio::select! {
+            () = super::worker::online(&inner) => {}
+            () = stopped(&mut stop) => return,
+        }
         let mut parser = SseParser::default();
         let outcome = tokio::select! {
             r = read_stream(&inner, &client, &url, &mut parser, &mut failures) => r,
+            () = super::worker::offline(&inner) => {
+                inner.store.update_status(|s| s.stream_connected = false);
+                continue;
+            }
             () = stopped(&mut stop) => return,
         };
         let reason = match outcome {
