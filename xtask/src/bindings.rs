@@ -9,6 +9,7 @@
 //! cargo xtask bindings test       generate, then Kotlin tests and Swift checks
 //! cargo xtask bindings bench      Kotlin/JVM flag-evaluation bench, then `size`
 //! cargo xtask bindings size       stripped size of the cdylib as apps ship it (< 6 MB)
+//! cargo xtask bindings test-jar   the host-JVM test jar (see test_jar.rs), checked by an app-style test
 //! ```
 //!
 //! Tools come from the package registries (see [`setup`]): kotlinc from
@@ -45,7 +46,8 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("size") => library_size(),
-        Some(other) => bail!("unknown `bindings` task `{other}`: use test, bench or size"),
+        Some("test-jar") => crate::test_jar::main(release).map(|_| ()),
+        Some(other) => bail!("unknown `bindings` task `{other}`: use test, bench, size or test-jar"),
     }
 }
 
@@ -53,7 +55,7 @@ fn cache() -> PathBuf {
     root().join(".cache")
 }
 
-fn kotlin_home() -> PathBuf {
+pub(crate) fn kotlin_home() -> PathBuf {
     cache().join("kotlin/package")
 }
 
@@ -248,7 +250,7 @@ fn kotlin_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn class_path(entries: &[PathBuf]) -> String {
+pub(crate) fn class_path(entries: &[PathBuf]) -> String {
     entries
         .iter()
         .map(|p| p.display().to_string())
@@ -257,7 +259,7 @@ fn class_path(entries: &[PathBuf]) -> String {
 }
 
 /// The jars the Kotlin layer and its tests compile and run against.
-fn jvm_jars() -> Vec<PathBuf> {
+pub(crate) fn jvm_jars() -> Vec<PathBuf> {
     let lib = kotlin_home().join("lib");
     let mut jars = vec![
         lib.join("kotlin-stdlib.jar"),
@@ -269,7 +271,11 @@ fn jvm_jars() -> Vec<PathBuf> {
 
 /// Compiles the generated Kotlin, the hand-written layer and `sources`
 /// into `classes`.
-fn compile_kotlin(generated: &Generated, extra: &[PathBuf], classes: &Path) -> Result<()> {
+pub(crate) fn compile_kotlin(
+    generated: &Generated,
+    extra: &[PathBuf],
+    classes: &Path,
+) -> Result<()> {
     let kotlin_dir = root().join("bindings/kotlin/src");
     let mut sources = Vec::new();
     kotlin_files(&generated.kotlin, &mut sources)?;

@@ -15,6 +15,7 @@ use std::process::Command;
 mod bindings;
 mod runtimes;
 mod setup;
+mod test_jar;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

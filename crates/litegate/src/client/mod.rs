@@ -6,6 +6,7 @@
 //! waits on the network unless its name says so: `wait_until_ready`,
 //! `flush`, `shutdown`), and never panics.
 
+mod all_flags;
 mod events;
 mod flags;
 mod guard;
