@@ -216,6 +216,7 @@ impl Client {
         delivery_config.bootstrap = config.bootstrap.clone();
         delivery_config.insecure_http = config.insecure_http;
         delivery_config.schedule.poll_interval = config.poll_interval;
+        delivery_config.offline = config.offline;
         let events = Arc::new(events::EventHub::new());
         let delivery = ConfigDelivery::start(delivery_config, &handle).map_err(|e| match e {
             // A broken bundled config is the app's own bug: report it as such.
@@ -233,10 +234,7 @@ impl Client {
         metrics_config.targeting_key_salt = config.targeting_key_salt.clone();
         metrics_config.upload_raw_targeting_keys = config.upload_raw_targeting_keys;
         let metrics = Metrics::new(metrics_config, handle.clone())?;
-        if config.offline {
-            metrics.set_offline(true);
-            delivery.set_offline(true);
-        }
+        metrics.set_offline(config.offline);
         events.wire(&delivery);
         if let Some(v) = delivery.status().version {
             metrics.set_config_version(v);

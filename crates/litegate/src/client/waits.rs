@@ -63,8 +63,9 @@ impl Client {
         }
     }
 
-    /// Asks for a fetch now and resolves when it has finished, or fails
-    /// after `timeout`. In offline mode no fetch starts, so this times out.
+    /// Asks for a fetch now and resolves when the next fetch attempt has
+    /// finished (one already in flight counts), or fails after `timeout`.
+    /// In offline mode no fetch starts, so this times out.
     ///
     /// # Errors
     /// [`WaitError::NoRemote`] without a config URL, [`WaitError::Stopped`]

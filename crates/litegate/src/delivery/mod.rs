@@ -79,6 +79,8 @@ pub struct DeliveryConfig {
     /// How long one listener call may run before the others move on to a
     /// new dispatch thread (default 1 s).
     pub listener_stall_timeout: Duration,
+    /// Start in offline mode (see [`ConfigDelivery::set_offline`]).
+    pub offline: bool,
 }
 
 impl DeliveryConfig {
@@ -96,6 +98,7 @@ impl DeliveryConfig {
             http: HttpLimits::default(),
             limits: Limits::default(),
             listener_stall_timeout: Duration::from_secs(1),
+            offline: false,
         }
     }
 }
@@ -317,7 +320,7 @@ impl ConfigDelivery {
             apply_lock: parking_lot::Mutex::new(()),
             progress: parking_lot::Mutex::new(Progress::default()),
             progress_cv: parking_lot::Condvar::new(),
-            offline: tokio::sync::watch::Sender::new(false),
+            offline: tokio::sync::watch::Sender::new(config.offline),
         });
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         worker::spawn_all(&inner, runtime, stop_rx);
