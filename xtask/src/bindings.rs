@@ -47,7 +47,9 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("bench") => bench(),
         Some("size") => library_size(),
         Some("test-jar") => crate::test_jar::main(release).map(|_| ()),
-        Some(other) => bail!("unknown `bindings` task `{other}`: use test, bench, size or test-jar"),
+        Some(other) => {
+            bail!("unknown `bindings` task `{other}`: use test, bench, size or test-jar")
+        }
     }
 }
 

@@ -47,10 +47,7 @@ pub fn client_config(options: ClientOptions) -> Result<ClientConfig, LiteGateErr
     if !(1..=crate::types::MAX_STALE_AFTER_INTERVALS).contains(&options.stale_after_intervals) {
         return Err(LiteGateError::InvalidOption {
             field: "stale_after_intervals".into(),
-            reason: format!(
-                "must be 1 to {}",
-                crate::types::MAX_STALE_AFTER_INTERVALS
-            ),
+            reason: format!("must be 1 to {}", crate::types::MAX_STALE_AFTER_INTERVALS),
         });
     }
     config.stale_after_intervals = options.stale_after_intervals;

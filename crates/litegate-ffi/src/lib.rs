@@ -32,8 +32,8 @@ mod events;
 mod guardrails;
 mod lifecycle;
 mod log;
-mod submit;
 mod models;
+mod submit;
 mod types;
 mod waits;
 

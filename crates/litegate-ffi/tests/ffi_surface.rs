@@ -174,8 +174,8 @@ fn async_calls_resolve_on_a_single_threaded_executor() {
     assert!(block_on(client.refresh_async(1_000)).is_err());
     let summary = block_on(client.flush_async(10_000)).expect("flush");
     assert_eq!(summary.lost_items, 0);
-    let err = block_on(Arc::clone(&client).load_model_async("absent".into(), vec![1, 2, 3]))
-        .unwrap_err();
+    let err =
+        block_on(Arc::clone(&client).load_model_async("absent".into(), vec![1, 2, 3])).unwrap_err();
     assert!(matches!(err, LiteGateError::Model { .. }), "{err:?}");
     client.shutdown(5_000);
     assert!(block_on(client.flush_async(1_000)).is_err());

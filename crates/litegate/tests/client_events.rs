@@ -75,7 +75,11 @@ fn ready_applied_refused_failed_and_stale_events() {
             matches!(e, ClientEvent::ConfigRefused(Rejection::Signature(_)))
         }) > 0
     });
-    assert_eq!(client.status().config_version, Some(5), "version 5 stays in use");
+    assert_eq!(
+        client.status().config_version,
+        Some(5),
+        "version 5 stays in use"
+    );
     assert!(!client.bool_value("kill", true));
 
     // The server fails: fetch errors, then one Stale after 3 intervals.
@@ -242,13 +246,20 @@ fn async_waits_resolve_inside_another_runtime() {
     let err = app
         .block_on(client.refresh_and_wait(Duration::from_secs(20)))
         .unwrap_err();
-    assert!(matches!(err, WaitError::TimedOut { last_error: Some(_) }));
+    assert!(matches!(
+        err,
+        WaitError::TimedOut {
+            last_error: Some(_)
+        }
+    ));
     let _ = client.shutdown(Duration::from_secs(5));
     assert!(matches!(
         app.block_on(client.ready(Duration::from_secs(1))),
         Ok(()) | Err(WaitError::Stopped)
     ));
-    assert!(app.block_on(client.flush_async(Duration::from_secs(1))).is_err());
+    assert!(app
+        .block_on(client.flush_async(Duration::from_secs(1)))
+        .is_err());
     let no_remote = Client::start(config(dir.path(), None, None)).unwrap();
     assert!(matches!(
         app.block_on(no_remote.ready(Duration::from_secs(1))),

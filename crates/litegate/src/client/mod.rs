@@ -16,8 +16,8 @@ mod waits;
 
 pub use events::{ClientEvent, EventListenerId, DEFAULT_STALE_AFTER_INTERVALS};
 pub use lifecycle::ClientStatus;
-pub use waits::RunBlockingError;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
+pub use waits::RunBlockingError;
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};

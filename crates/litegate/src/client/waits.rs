@@ -105,7 +105,8 @@ impl Client {
     pub async fn flush_async(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
         let handle = self.runtime_handle().ok_or(MetricsError::ShutDown)?;
         let metrics = self.shared.metrics.clone();
-        let task = handle.spawn(async move { tokio::time::timeout(timeout, metrics.flush()).await });
+        let task =
+            handle.spawn(async move { tokio::time::timeout(timeout, metrics.flush()).await });
         match task.await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(MetricsError::Timeout(timeout)),

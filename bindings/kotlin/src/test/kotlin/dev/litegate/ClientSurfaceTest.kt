@@ -203,14 +203,17 @@ class ClientSurfaceTest {
             try {
                 runBlocking {
                     withContext(single) {
-                        val waiting = async { runCatching { client.awaitReady(3.seconds) } }
-                        // Same single thread: runs only if awaitReady suspended instead of blocking.
+                        val waiting = async {
+                            val r = runCatching { client.awaitReady(3.seconds) }
+                            r to System.nanoTime()
+                        }
+                        // Same single thread: this finishes first only if awaitReady
+                        // suspended instead of blocking the thread for 3 seconds.
                         val other = async { client.flushMetrics(10.seconds); System.nanoTime() }
                         val otherDone = other.await()
-                        val result = waiting.await()
+                        val (result, waitingDone) = waiting.await()
                         assertTrue(result.exceptionOrNull() is LiteGateException.NotReady, "$result")
-                        assertTrue(otherDone < System.nanoTime())
-                        assertTrue(waiting.isCompleted)
+                        assertTrue(otherDone < waitingDone, "flush waited for awaitReady: the thread was blocked")
                     }
                 }
             } finally {

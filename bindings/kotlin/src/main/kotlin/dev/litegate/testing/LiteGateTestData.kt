@@ -123,19 +123,19 @@ class LiteGateTestData(
 
         /** String variations, `name to value`; the first is the off variation and served until [serve]. */
         fun variations(vararg pairs: Pair<String, String>) =
-            setVariations("string", pairs.associateTo(linkedMapOf()) { (k, v) -> k to str(v) })
+            setVariations("string", pairs.associateTo(linkedMapOf<String, String>()) { (k, v) -> k to str(v) })
 
         /** Int variations. */
         fun intVariations(vararg pairs: Pair<String, Long>) =
-            setVariations("int", pairs.associateTo(linkedMapOf()) { (k, v) -> k to v.toString() })
+            setVariations("int", pairs.associateTo(linkedMapOf<String, String>()) { (k, v) -> k to v.toString() })
 
         /** Float variations. */
         fun floatVariations(vararg pairs: Pair<String, Double>) =
-            setVariations("float", pairs.associateTo(linkedMapOf()) { (k, v) -> k to num(v) })
+            setVariations("float", pairs.associateTo(linkedMapOf<String, String>()) { (k, v) -> k to num(v) })
 
         /** JSON variations, values as JSON text. */
         fun jsonVariations(vararg pairs: Pair<String, String>) =
-            setVariations("json", pairs.associateTo(linkedMapOf()) { (k, v) -> k to v })
+            setVariations("json", pairs.associateTo(linkedMapOf<String, String>()) { (k, v) -> k to v })
 
         /** Serves [variation] to everyone not targeted or matched by a rule. */
         fun serve(variation: String) {
