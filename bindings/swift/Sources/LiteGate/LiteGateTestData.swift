@@ -117,6 +117,7 @@ public final class LiteGateTestData {
         /// A bool flag serving `value` to everyone not targeted.
         public func boolean(_ value: Bool) {
             set("bool", [("on", "true"), ("off", "false")])
+            offVariation = "off"
             fallthrough = value ? "on" : "off"
         }
 

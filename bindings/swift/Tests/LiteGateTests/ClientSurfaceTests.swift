@@ -139,14 +139,15 @@ final class ClientSurfaceTests: LiteGateTestCase {
             $0.pollIntervalSeconds = 1
             $0.staleAfterIntervals = 2
         }
+        // Refusals repeat with every (backed-off) poll; .stale comes once, after 2 intervals.
         var refused: ConfigRefusal?
+        var staleIntervals: UInt32?
         for await event in client.events() {
             if case .configRefused(let kind, _) = event { refused = kind }
-            if case .stale(let intervals, _) = event {
-                XCTAssertEqual(intervals, 2)
-                break
-            }
+            if case .stale(let intervals, _) = event { staleIntervals = intervals }
+            if refused != nil && staleIntervals != nil { break }
         }
+        XCTAssertEqual(staleIntervals, 2)
         XCTAssertEqual(refused, .wrongEnvironment)
         XCTAssertEqual(client.configVersion(), 1, "the bootstrap stays in use")
     }

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.extension.RegisterExtension
 import java.net.InetAddress
 import java.net.InetSocketAddress
@@ -181,11 +180,16 @@ class ClientSurfaceTest {
             )
             runBlocking {
                 val seen = mutableListOf<ClientEvent>()
-                val stale = withTimeout(60.seconds) {
-                    client.events().first { seen.add(it); it is ClientEvent.Stale } as ClientEvent.Stale
+                // Refusals repeat with every (backed-off) poll; Stale comes once, after 2 intervals.
+                withTimeout(90.seconds) {
+                    client.events().first { e ->
+                        seen.add(e)
+                        seen.any { it is ClientEvent.Stale } && seen.any { it is ClientEvent.ConfigRefused }
+                    }
                 }
+                val stale = seen.filterIsInstance<ClientEvent.Stale>().single()
                 assertEquals(2u, stale.intervals)
-                // Refusals repeat with every poll, so one arrived while subscribed.
+                assertEquals(null, stale.lastSuccessUnixMs)
                 val refused = seen.filterIsInstance<ClientEvent.ConfigRefused>().first()
                 assertEquals(ConfigRefusal.WRONG_ENVIRONMENT, refused.kind)
                 assertTrue(refused.reason.isNotEmpty())

@@ -118,6 +118,7 @@ class LiteGateTestData(
         /** A bool flag serving [value] to everyone not targeted. */
         fun boolean(value: Boolean) {
             setVariations("bool", linkedMapOf("on" to "true", "off" to "false"))
+            offVariation = "off"
             fallthrough = if (value) "on" else "off"
         }
 
