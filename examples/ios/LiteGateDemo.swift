@@ -1,5 +1,6 @@
 // The LiteGate journey in an iOS app (Swift): start, log, set the context,
-// evaluate, run a model with fallback, record, flush. A snippet to copy into the app; it depends on the LiteGate
+// evaluate, watch events, run a model with fallback, report outcomes to
+// guardrails, go offline, record, flush. A snippet to copy into the app; it depends on the LiteGate
 // Swift package (bindings/swift).
 import Foundation
 import LiteGate
@@ -24,8 +25,37 @@ final class LiteGateDemo {
             bootstrap: bootstrap,
             storageDir: storage.path,
             metricsEndpoint: "https://otlp.example.com",
-            defaultContext: EvaluationContext(targetingKey: "anonymous", os: "ios")
+            defaultContext: EvaluationContext(targetingKey: "anonymous", os: "ios"),
+            staleAfterIntervals: 3  // .stale after 3 poll intervals without a successful fetch
         ))
+    }
+
+    /// Watch what happens to the client: errors as well as changes.
+    func watch() -> Task<Void, Never> {
+        Task {
+            for await event in client.events() {
+                switch event {
+                case .configRefused(let kind, let reason):
+                    Self.logger.error("config refused (\(String(describing: kind))): \(reason)")
+                case .stale(let intervals, _):
+                    Self.logger.warning("no config fetch for \(intervals) intervals")
+                case .guardrailTripped(let trip):
+                    Self.logger.warning("guardrail \(trip.guardrail): \(trip.summary)")
+                default:
+                    Self.logger.debug("\(String(describing: event))")
+                }
+            }
+        }
+    }
+
+    /// Low Data Mode or airplane mode: no network at all; flags keep working.
+    func networkAllowed(_ allowed: Bool) {
+        client.setOffline(offline: !allowed)
+    }
+
+    /// Tell the guardrails how the feature behind a flag went.
+    func faceUnlockFinished(ok: Bool, latencyMs: Double) {
+        _ = client.recordOutcome(flag: "face_model_v2", success: ok, latencyMs: latencyMs)
     }
 
     /// After sign-in: every evaluation now targets this user.
@@ -61,7 +91,8 @@ final class LiteGateDemo {
     /// device allow, else on the app's cloud endpoint when the
     /// `ai_fallback_to_cloud` flag allows it. `nil`: show the non-AI path.
     func detectFaces(modelPath: String, image: TensorData) async throws -> [TensorData]? {
-        let model = try client.loadModelFile(key: "face_detector", path: modelPath)  // verified against the config's SHA-256
+        // Real async calls: the load and the run happen on LiteGate's own pool.
+        let model = try await client.loadModelFileAsync(key: "face_detector", path: modelPath)  // verified against the config's SHA-256
         let cloud = ClosureCloudFallback { _, inputs in try CloudDetector.shared.detect(inputs) }
         switch try await client.run(model, inputs: [image], fallback: cloud) {
         case .local(let accelerator, _, _, let outputs, _, _):

@@ -10,6 +10,7 @@
 //! cargo xtask bindings bench      flag reads: Rust, Kotlin/JVM and the JNA floor; then `size`
 //! cargo xtask bindings packages   generate, then only the package checks (xtask/src/packages.rs)
 //! cargo xtask bindings size       the cdylib as apps ship it: 16 KB pages, <= 6 MB stripped, bytes per crate
+//! cargo xtask bindings test-jar   the host-JVM test jar (see test_jar.rs), checked by an app-style test
 //! ```
 //!
 //! Tools come from the package registries (see [`setup`]): kotlinc from
@@ -48,8 +49,9 @@ pub fn main(args: &[String]) -> Result<()> {
             setup()?;
             crate::packages::check(&generate(false)?)
         }
+        Some("test-jar") => crate::test_jar::main(release).map(|_| ()),
         Some(other) => {
-            bail!("unknown `bindings` task `{other}`: use test, packages, bench or size")
+            bail!("unknown `bindings` task `{other}`: use test, packages, bench, size or test-jar")
         }
     }
 }
@@ -58,7 +60,7 @@ fn cache() -> PathBuf {
     root().join(".cache")
 }
 
-fn kotlin_home() -> PathBuf {
+pub(crate) fn kotlin_home() -> PathBuf {
     cache().join("kotlin/package")
 }
 
@@ -260,7 +262,7 @@ fn kotlin_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn class_path(entries: &[PathBuf]) -> String {
+pub(crate) fn class_path(entries: &[PathBuf]) -> String {
     entries
         .iter()
         .map(|p| p.display().to_string())
@@ -269,7 +271,7 @@ fn class_path(entries: &[PathBuf]) -> String {
 }
 
 /// The jars the Kotlin layer and its tests compile and run against.
-fn jvm_jars() -> Vec<PathBuf> {
+pub(crate) fn jvm_jars() -> Vec<PathBuf> {
     let lib = kotlin_home().join("lib");
     let mut jars = vec![
         lib.join("kotlin-stdlib.jar"),

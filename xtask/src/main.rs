@@ -17,6 +17,7 @@ mod packages;
 mod runtimes;
 mod setup;
 mod tally;
+mod test_jar;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -42,7 +42,24 @@ pub fn client_config(options: ClientOptions) -> Result<ClientConfig, LiteGateErr
             reason: "must be at least 1 second".into(),
         });
     }
-    config.stream_url = options.stream_url;
+    config.stream_url = options.stream_url.filter(|_| options.streaming);
+    config.offline = options.offline;
+    if !(1..=crate::types::MAX_STALE_AFTER_INTERVALS).contains(&options.stale_after_intervals) {
+        return Err(LiteGateError::InvalidOption {
+            field: "stale_after_intervals".into(),
+            reason: format!("must be 1 to {}", crate::types::MAX_STALE_AFTER_INTERVALS),
+        });
+    }
+    config.stale_after_intervals = options.stale_after_intervals;
+    if let Some(k) = options.policy_flag_keys {
+        config.policy_flag_keys = litegate::inference::PolicyFlagKeys {
+            litert_enabled: k.litert_enabled,
+            litert_gpu_backend: k.litert_gpu_backend,
+            litert_npu_backend: k.litert_npu_backend,
+            litert_adaptive_switching: k.litert_adaptive_switching,
+            ai_fallback_to_cloud: k.ai_fallback_to_cloud,
+        };
+    }
     config.insecure_http = options.insecure_http;
     config.metrics_upload_interval =
         Duration::from_secs(u64::from(options.metrics_upload_interval_seconds));
@@ -438,5 +455,71 @@ pub fn event_value(v: &crate::types::EventValue) -> litegate::metrics::AttrValue
         In::Int { value } => Out::Int(*value),
         In::Double { value } => Out::Double(*value),
         In::Bool { value } => Out::Bool(*value),
+    }
+}
+
+/// A core client event in its foreign form; `None` for kinds foreign code
+/// does not see.
+pub fn client_event(e: &litegate::client::ClientEvent) -> Option<crate::types::ClientEvent> {
+    use crate::types::ClientEvent as Out;
+    use litegate::client::ClientEvent as In;
+    Some(match e {
+        In::Ready => Out::Ready,
+        In::ConfigApplied {
+            version,
+            source,
+            changed_flags,
+        } => Out::ConfigApplied {
+            version: *version,
+            source: config_source(*source),
+            changed_flags: u64::try_from(*changed_flags).unwrap_or(u64::MAX),
+        },
+        In::ConfigRefused(r) => Out::ConfigRefused {
+            kind: refusal(r),
+            reason: r.to_string(),
+        },
+        In::FetchFailed(f) => Out::FetchFailed {
+            reason: f.to_string(),
+        },
+        In::Stale {
+            intervals,
+            last_success_unix_ms,
+        } => Out::Stale {
+            intervals: *intervals,
+            last_success_unix_ms: *last_success_unix_ms,
+        },
+        In::GuardrailTripped(t) => Out::GuardrailTripped {
+            trip: guardrail_trip(t),
+        },
+        In::ModelFallback {
+            model,
+            from,
+            to,
+            error,
+        } => Out::ModelFallback {
+            model: model.clone(),
+            from: from.as_str().to_owned(),
+            to: to.map(|a| a.as_str().to_owned()),
+            error: error.clone(),
+        },
+        In::ModelUnavailable { model, reasons } => Out::ModelUnavailable {
+            model: model.clone(),
+            reasons: reasons.clone(),
+        },
+        _ => return None,
+    })
+}
+
+fn refusal(r: &litegate::delivery::Rejection) -> crate::types::ConfigRefusal {
+    use crate::types::ConfigRefusal as K;
+    use litegate::delivery::Rejection;
+    match r {
+        Rejection::Signature(_) => K::Signature,
+        Rejection::Config(config::ConfigError::WrongEnvironment { .. }) => K::WrongEnvironment,
+        Rejection::Config(_) => K::Invalid,
+        Rejection::StaleVersion { .. } => K::StaleVersion,
+        Rejection::VersionNotIncreased { .. } => K::VersionNotIncreased,
+        #[allow(unreachable_patterns)]
+        _ => K::Other,
     }
 }

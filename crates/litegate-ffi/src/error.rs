@@ -105,6 +105,13 @@ pub enum LiteGateError {
         /// What does not match.
         reason: String,
     },
+    /// A config document offered with `submit_config` was refused; the
+    /// document in use stays.
+    #[error("config refused: {reason}")]
+    ConfigRefused {
+        /// Why (signature, environment, version, or the first problem).
+        reason: String,
+    },
     /// A log sink cannot be installed because the process already has a
     /// global `tracing` subscriber (a Rust host set its own).
     #[error(

@@ -28,14 +28,20 @@
 mod client;
 pub mod convert;
 pub mod error;
+mod events;
+mod guardrails;
 mod lifecycle;
 mod log;
 mod models;
 mod snapshot;
+mod submit;
 mod types;
+mod waits;
 
 pub use client::LiteGateClient;
 pub use error::{CallbackError, LiteGateError};
+pub use events::{EventSubscription, MAX_PENDING_EVENTS};
+pub use guardrails::MAX_OUTCOME_LATENCY_MS;
 pub use lifecycle::ConfigListener;
 pub use log::{clear_log_sink, set_log_sink, LogSink};
 pub use models::{

@@ -68,6 +68,129 @@ pub struct ClientOptions {
     /// The context used when a call passes none.
     #[uniffi(default = None)]
     pub default_context: Option<EvaluationContext>,
+    /// Whether to connect to `stream_url` (when set). Off: polling only.
+    #[uniffi(default = true)]
+    pub streaming: bool,
+    /// Start in offline mode: no network use until `setOffline(false)`.
+    #[uniffi(default = false)]
+    pub offline: bool,
+    /// Send `ClientEvent.Stale` after this many poll intervals without a
+    /// successful fetch (1 to [`MAX_STALE_AFTER_INTERVALS`]).
+    #[uniffi(default = 3)]
+    pub stale_after_intervals: u32,
+    /// The flag keys that steer inference; `None` keeps the defaults.
+    #[uniffi(default = None)]
+    pub policy_flag_keys: Option<PolicyFlagKeys>,
+}
+
+/// The largest accepted `ClientOptions.stale_after_intervals`.
+pub const MAX_STALE_AFTER_INTERVALS: u32 = 1_000;
+
+/// The flag keys that steer inference, when the app's config names them
+/// differently from the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PolicyFlagKeys {
+    /// Local inference on or off (default `litert_enabled`).
+    pub litert_enabled: String,
+    /// GPU allowed (default `litert_gpu_backend`).
+    pub litert_gpu_backend: String,
+    /// NPU allowed (default `litert_npu_backend`).
+    pub litert_npu_backend: String,
+    /// Latency-driven switching (default `litert_adaptive_switching`).
+    pub litert_adaptive_switching: String,
+    /// The app's cloud path allowed (default `ai_fallback_to_cloud`).
+    pub ai_fallback_to_cloud: String,
+}
+
+/// Why a config document was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConfigRefusal {
+    /// Unsigned, or signed by a key that is not pinned.
+    Signature,
+    /// It targets another environment.
+    WrongEnvironment,
+    /// It does not parse or fails a check.
+    Invalid,
+    /// Its version is older than the one in use.
+    StaleVersion,
+    /// Same version as the one in use, different content.
+    VersionNotIncreased,
+    /// Another reason (see the message).
+    Other,
+}
+
+/// Something that happened to the client: the items of
+/// `LiteGateClient.events()` (Kotlin `Flow`, Swift `AsyncStream`).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum ClientEvent {
+    /// The first remote fetch succeeded (once per client).
+    Ready,
+    /// A new config document is in use.
+    ConfigApplied {
+        /// Its version.
+        version: u64,
+        /// Where it came from.
+        source: ConfigSource,
+        /// How many flags changed.
+        changed_flags: u64,
+    },
+    /// A config document was refused; the previous one stays in use.
+    ConfigRefused {
+        /// The kind of refusal.
+        kind: ConfigRefusal,
+        /// The reason, for logs.
+        reason: String,
+    },
+    /// A config fetch failed.
+    FetchFailed {
+        /// Why, for logs.
+        reason: String,
+    },
+    /// No fetch succeeded for `intervals` poll intervals (sent once until a
+    /// fetch succeeds again).
+    Stale {
+        /// The threshold crossed, in poll intervals.
+        intervals: u32,
+        /// When a fetch last succeeded (unix ms), if ever.
+        last_success_unix_ms: Option<i64>,
+    },
+    /// A guardrail tripped on this device.
+    GuardrailTripped {
+        /// The trip.
+        trip: GuardrailTrip,
+    },
+    /// A model's accelerator failed and the next one was tried.
+    ModelFallback {
+        /// The model's key.
+        model: String,
+        /// The accelerator that failed: `npu`, `gpu` or `cpu`.
+        from: String,
+        /// The one tried next; `None` when nothing local is left.
+        to: Option<String>,
+        /// Why it failed.
+        error: String,
+    },
+    /// Nothing local could run a model.
+    ModelUnavailable {
+        /// The model's key.
+        model: String,
+        /// Why each candidate was skipped or failed.
+        reasons: Vec<String>,
+    },
+    /// The subscription's queue was full: this many events were dropped.
+    EventsDropped {
+        /// How many.
+        count: u64,
+    },
+}
+
+/// One flag of `LiteGateClient.allFlags()`.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct FlagState {
+    /// The flag's key.
+    pub key: String,
+    /// Its value and how it was chosen.
+    pub details: ValueDetails,
 }
 
 impl ClientOptions {
@@ -93,6 +216,10 @@ impl ClientOptions {
             litert_library: None,
             tflite_library: None,
             default_context: None,
+            streaming: true,
+            offline: false,
+            stale_after_intervals: 3,
+            policy_flag_keys: None,
         }
     }
 }

@@ -10,6 +10,15 @@ final class LoopbackServer: @unchecked Sendable {
     private let lock = NSLock()
     private var _document: Data?
     private var _posts: [(path: String, body: Data)] = []
+    private var _configRequests = 0
+
+    /// GET /config requests so far (any answer).
+    var configRequests: Int {
+        lock.lock(); defer { lock.unlock() }; return _configRequests
+    }
+
+    /// POSTs so far.
+    var postCount: Int { posts.count }
 
     var document: Data? {
         get { lock.lock(); defer { lock.unlock() }; return _document }
@@ -66,6 +75,7 @@ final class LoopbackServer: @unchecked Sendable {
         let method = String(parts[0])
         let path = String(parts[1])
         if method == "GET" && path == "/config" {
+            lock.lock(); _configRequests += 1; lock.unlock()
             guard let doc = document else { return Self.reply(404, Data()) }
             return Self.reply(200, doc)
         }

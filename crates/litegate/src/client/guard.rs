@@ -40,6 +40,7 @@ pub(crate) struct GuardHub {
     runtime: tokio::runtime::Handle,
     /// Bumped right after `disables` changes, for flag snapshot readers.
     pub(crate) generation: Arc<super::SnapshotGeneration>,
+    events: Arc<super::events::EventHub>,
 }
 
 impl GuardHub {
@@ -47,6 +48,7 @@ impl GuardHub {
         guardrails: Guardrails,
         metrics: Metrics,
         runtime: tokio::runtime::Handle,
+        events: Arc<super::events::EventHub>,
     ) -> Self {
         GuardHub {
             guardrails: Mutex::new(guardrails),
@@ -58,6 +60,7 @@ impl GuardHub {
             active_models: Mutex::new(Vec::new()),
             runtime,
             generation: Arc::default(),
+            events,
         }
     }
 
@@ -171,6 +174,8 @@ impl GuardHub {
         }
         for t in new_trips {
             self.report(t);
+            self.events
+                .emit(&super::events::ClientEvent::GuardrailTripped(t.clone()));
         }
     }
 

@@ -6,19 +6,24 @@
 //! waits on the network unless its name says so: `wait_until_ready`,
 //! `flush`, `shutdown`), and never panics.
 
+mod all_flags;
+mod events;
 mod flags;
 mod guard;
 mod lifecycle;
 mod models;
 mod snapshot;
 mod storage;
+mod waits;
 
+pub use events::{ClientEvent, EventListenerId, DEFAULT_STALE_AFTER_INTERVALS};
 pub use lifecycle::ClientStatus;
 pub use models::{AppFallback, Model, ModelError, ModelOutcome};
 pub use snapshot::{
     missing_flag_code, FlagSnapshot, SnapshotFlag, SnapshotGeneration, EXPOSURE_DRAIN_INTERVAL,
     MAX_SNAPSHOT_FLAGS,
 };
+pub use waits::RunBlockingError;
 
 use crate::config::{ConfigError, Document};
 use crate::delivery::{ConfigDelivery, DeliveryConfig, DeliveryError, DeliveryEvent};
@@ -83,6 +88,12 @@ pub struct ClientConfig {
     pub policy_flag_keys: PolicyFlagKeys,
     /// The context used when a call does not pass one.
     pub default_context: Context,
+    /// Start in offline mode: no network use until
+    /// [`Client::set_offline`]`(false)`.
+    pub offline: bool,
+    /// Send [`ClientEvent::Stale`] after this many poll intervals without a
+    /// successful fetch (at least 1).
+    pub stale_after_intervals: u32,
 }
 
 impl ClientConfig {
@@ -109,6 +120,8 @@ impl ClientConfig {
             inference_pool_size: 2,
             policy_flag_keys: PolicyFlagKeys::default(),
             default_context: Context::default(),
+            offline: false,
+            stale_after_intervals: events::DEFAULT_STALE_AFTER_INTERVALS,
         }
     }
 }
@@ -160,6 +173,7 @@ pub(crate) struct Shared {
     pub(crate) overrides: ArcSwap<Overrides>,
     pub(crate) guard: Arc<guard::GuardHub>,
     pub(crate) snapshots: Arc<snapshot::Snapshots>,
+    pub(crate) events: Arc<events::EventHub>,
 }
 
 /// The LiteGate client. Cloning is cheap; all clones share one state.
@@ -209,6 +223,8 @@ impl Client {
         delivery_config.bootstrap = config.bootstrap.clone();
         delivery_config.insecure_http = config.insecure_http;
         delivery_config.schedule.poll_interval = config.poll_interval;
+        delivery_config.offline = config.offline;
+        let events = Arc::new(events::EventHub::new());
         let delivery = ConfigDelivery::start(delivery_config, &handle).map_err(|e| match e {
             // A broken bundled config is the app's own bug: report it as such.
             DeliveryError::Bootstrap(crate::delivery::Rejection::Config(c)) => {
@@ -225,6 +241,8 @@ impl Client {
         metrics_config.targeting_key_salt = config.targeting_key_salt.clone();
         metrics_config.upload_raw_targeting_keys = config.upload_raw_targeting_keys;
         let metrics = Metrics::new(metrics_config, handle.clone())?;
+        metrics.set_offline(config.offline);
+        events.wire(&delivery);
         if let Some(v) = delivery.status().version {
             metrics.set_config_version(v);
         }
@@ -241,6 +259,7 @@ impl Client {
             guardrails,
             metrics.clone(),
             handle.clone(),
+            Arc::clone(&events),
         ));
 
         let locator = |path: &Option<PathBuf>| match path {
@@ -258,6 +277,7 @@ impl Client {
         let observer = Arc::new(models::ClientObserver {
             metrics: metrics.clone(),
             guard: Arc::clone(&hub),
+            events: Arc::clone(&events),
         });
         let inference = InferenceEngine::with_observer(engine_config, observer);
         let _ = hub.engine.set(inference.clone());
@@ -286,7 +306,14 @@ impl Client {
             overrides: ArcSwap::from_pointee(Overrides::new()),
             guard: hub,
             snapshots,
+            events,
         });
+        if shared.config.config_url.is_some() {
+            handle.spawn(events::stale_watch(
+                Arc::downgrade(&shared),
+                std::time::SystemTime::now(),
+            ));
+        }
         let client = Client { shared };
         snapshot::install(&client, &handle);
         Ok(client)

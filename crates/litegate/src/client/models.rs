@@ -229,6 +229,7 @@ impl Client {
 pub(crate) struct ClientObserver {
     pub(crate) metrics: Metrics,
     pub(crate) guard: Arc<super::guard::GuardHub>,
+    pub(crate) events: Arc<super::events::EventHub>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -312,6 +313,13 @@ impl InferenceObserver for ClientObserver {
         to: Option<Accelerator>,
         error: &str,
     ) {
+        self.events
+            .emit(&super::events::ClientEvent::ModelFallback {
+                model: model.key.to_owned(),
+                from,
+                to,
+                error: error.to_owned(),
+            });
         let to = to.map_or("none", Accelerator::as_str);
         self.metrics
             .counter(
@@ -336,6 +344,11 @@ impl InferenceObserver for ClientObserver {
     }
 
     fn on_unavailable(&self, model: ModelRef<'_>, reasons: &[String]) {
+        self.events
+            .emit(&super::events::ClientEvent::ModelUnavailable {
+                model: model.key.to_owned(),
+                reasons: reasons.to_vec(),
+            });
         self.metrics.event(
             EventKind::Fallback,
             &[

@@ -79,6 +79,8 @@ pub struct DeliveryConfig {
     /// How long one listener call may run before the others move on to a
     /// new dispatch thread (default 1 s).
     pub listener_stall_timeout: Duration,
+    /// Start in offline mode (see [`ConfigDelivery::set_offline`]).
+    pub offline: bool,
 }
 
 impl DeliveryConfig {
@@ -96,6 +98,7 @@ impl DeliveryConfig {
             http: HttpLimits::default(),
             limits: Limits::default(),
             listener_stall_timeout: Duration::from_secs(1),
+            offline: false,
         }
     }
 }
@@ -199,6 +202,8 @@ pub enum DeliveryEvent {
     CacheProblem(CacheProblem),
     /// The event stream broke (polling continues).
     StreamBroken(String),
+    /// A fetch succeeded (a new document, the same one, or `304`).
+    Fetched,
 }
 
 pub(crate) struct Remote {
@@ -230,6 +235,8 @@ pub(crate) struct Inner {
     /// Count of completed attempts, with a condvar for `wait_until_ready`.
     pub(crate) progress: parking_lot::Mutex<Progress>,
     pub(crate) progress_cv: parking_lot::Condvar,
+    /// `true` while the app asked for no network use (see `set_offline`).
+    pub(crate) offline: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -322,6 +329,7 @@ impl ConfigDelivery {
             apply_lock: parking_lot::Mutex::new(()),
             progress: parking_lot::Mutex::new(Progress::default()),
             progress_cv: parking_lot::Condvar::new(),
+            offline: tokio::sync::watch::Sender::new(config.offline),
         });
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         worker::spawn_all(&inner, runtime, stop_rx);
@@ -348,6 +356,20 @@ impl ConfigDelivery {
     /// Asks for a fetch now (skipping any backoff wait). Returns at once.
     pub fn refresh(&self) {
         self.inner.refresh.notify_one();
+    }
+
+    /// Offline mode: while `true` no fetch starts and the event stream is
+    /// closed; the document in use stays. Back online, a fetch starts at once.
+    pub fn set_offline(&self, offline: bool) {
+        let was = self.inner.offline.send_replace(offline);
+        if was && !offline {
+            self.inner.refresh.notify_one();
+        }
+    }
+
+    /// Whether offline mode is on.
+    pub fn is_offline(&self) -> bool {
+        *self.inner.offline.borrow()
     }
 
     /// Offers a document that reached the app by another channel (a push

@@ -158,10 +158,18 @@ pub(crate) async fn stream_loop(inner: Arc<Inner>, mut stop: watch::Receiver<boo
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
+        tokio::select! {
+            () = super::worker::online(&inner) => {}
+            () = stopped(&mut stop) => return,
+        }
         let mut parser = SseParser::new(inner.http.max_body_bytes);
         let connected_at = tokio::time::Instant::now();
         let outcome = tokio::select! {
             r = read_stream(&inner, &client, &url, &mut parser) => r,
+            () = super::worker::offline(&inner) => {
+                inner.store.update_status(|s| s.stream_connected = false);
+                continue;
+            }
             () = stopped(&mut stop) => return,
         };
         if connected_at.elapsed() >= STABLE_STREAM {

@@ -118,6 +118,18 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Resolves when offline mode is off (at once if it is).
+pub(crate) async fn online(inner: &Inner) {
+    let mut rx = inner.offline.subscribe();
+    let _ = rx.wait_for(|offline| !*offline).await;
+}
+
+/// Resolves when offline mode turns on (at once if it is on).
+pub(crate) async fn offline(inner: &Inner) {
+    let mut rx = inner.offline.subscribe();
+    let _ = rx.wait_for(|offline| *offline).await;
+}
+
 /// Watches listener calls for stalls and frees retired documents. Ticks only
 /// while there is something to watch, so an idle client never wakes up
 /// (battery).
@@ -155,6 +167,10 @@ async fn poll_loop(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut failures = 0u32;
     loop {
+        tokio::select! {
+            () = online(&inner) => {}
+            () = stopped(&mut stop) => return,
+        }
         // Shutdown wins over a fetch or a compile in progress.
         let outcome = tokio::select! {
             r = attempt(&inner, &client, &remote.url) => r,
@@ -257,6 +273,9 @@ async fn attempt(
                 s.consecutive_failures = 0;
             });
             inner.progress.lock().successes += 1;
+            inner
+                .dispatcher
+                .notify(notice_event(DeliveryEvent::Fetched));
         }
         Err(problem) => {
             let p = problem.clone();

@@ -136,6 +136,15 @@ impl Metrics {
         &self.shared.inner
     }
 
+    /// Offline mode: while `true` no upload request starts; what is recorded
+    /// stays queued (and persisted) until the next upload after going back
+    /// online.
+    pub fn set_offline(&self, offline: bool) {
+        self.inner()
+            .offline
+            .store(offline, std::sync::atomic::Ordering::Release);
+    }
+
     /// The counter series `name` with `labels`. Keep the handle: the lookup
     /// allocates and takes a read lock, `add` does neither.
     pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> Counter {

@@ -16,7 +16,7 @@ use super::upload::{HttpSender, Verdict};
 use parking_lot::{Mutex, RwLock};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     persist_errors: AtomicU64,
     storage: AtomicU8,
     disk_bytes: AtomicU64,
+    /// While set, no upload request starts (batches stay queued and on disk).
+    pub(crate) offline: AtomicBool,
 }
 
 fn mode_to_u8(m: StorageMode) -> u8 {
@@ -146,6 +148,7 @@ impl Inner {
             delivered_events: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             paced_rounds: AtomicU64::new(0),
+            offline: AtomicBool::new(false),
             persist_errors: AtomicU64::new(0),
             storage: AtomicU8::new(mode_to_u8(storage)),
             disk_bytes: AtomicU64::new(0),
@@ -380,7 +383,10 @@ impl Inner {
         let mut sent = 0usize;
         let mut skip = 0usize;
         loop {
-            if limit.is_some_and(|l| sent >= l) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if limit.is_some_and(|l| sent >= l)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+                || self.offline.load(Ordering::Acquire)
+            {
                 return;
             }
             let next = {
@@ -402,6 +408,9 @@ impl Inner {
             };
             let mut round_attempts = 0;
             loop {
+                if self.offline.load(Ordering::Acquire) {
+                    return;
+                }
                 let attempt = sender.send(&batch, body.clone()).await;
                 attempts += 1;
                 round_attempts += 1;
