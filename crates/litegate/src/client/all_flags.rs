@@ -14,12 +14,12 @@ impl Client {
         let Some(doc) = self.shared.delivery.current() else {
             return Vec::new();
         };
-        let overrides = self.shared.overrides.read().clone();
-        let disables = self.shared.guard.disables.read().clone();
+        let overrides = self.shared.overrides.load_full();
+        let disables = self.shared.guard.disables.load_full();
         let evaluator = Evaluator::new()
             .with_overrides(&overrides)
             .with_disables(&disables);
-        let default_ctx = self.shared.context.read().clone();
+        let default_ctx = self.shared.context.load_full();
         let ctx = ctx.unwrap_or(&default_ctx);
         let mut keys: Vec<&str> = doc.flag_keys().collect();
         keys.sort_unstable();
