@@ -153,7 +153,9 @@ fn every_change_moves_the_generation_before_listeners_run() {
     assert_eq!(value_of(&s4, "feature"), Some(FlagValue::Bool(true)));
 
     // Config (a kill switch): the listener already sees it in a snapshot.
-    let seen: Arc<Mutex<Option<(u64, Option<FlagValue>)>>> = Arc::default();
+    /// What a listener saw: the snapshot generation and the flag's value.
+    type Seen = Option<(u64, Option<FlagValue>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let (c2, seen2) = (client.clone(), seen.clone());
     let g_before = s4.generation_cell().get();
     client.on_change(move |_| {
