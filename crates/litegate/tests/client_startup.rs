@@ -43,26 +43,45 @@ fn marker(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join("guardrails").join("session.json")).ok()
 }
 
+/// Set in the child process that plays the app that crashes.
+const CHILD: &str = "LITEGATE_STARTUP_CRASH_CHILD";
+
 #[test]
 fn start_writes_marker_and_state_in_the_background_and_crashes_are_still_charged() {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        // The child: start, wait for the background writes, then die without
+        // ending the session (the storage lock goes with the process, as in
+        // a real crash).
+        let dir = std::path::PathBuf::from(dir);
+        let client = start(&dir);
+        assert_eq!(
+            client.bool_details("new_model", false, None).reason,
+            Reason::Fallthrough
+        );
+        // Written by the background runtime, then updated with the active flag.
+        wait_for("the session marker naming the active flag", || {
+            marker(&dir).is_some_and(|m| m.contains("new_model"))
+        });
+        wait_for("the guardrail state", || {
+            dir.join("guardrails").join("guardrails.json").exists()
+        });
+        std::process::abort();
+    }
     let dir = tempfile::tempdir().unwrap();
-    let client = start(dir.path());
-    assert_eq!(
-        client.bool_details("new_model", false, None).reason,
-        Reason::Fallthrough
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "start_writes_marker_and_state_in_the_background_and_crashes_are_still_charged",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child crashes on purpose");
+    assert!(
+        marker(dir.path()).is_some_and(|m| m.contains("new_model")),
+        "the crashed child left its session marker"
     );
-    // Written by the background runtime, then updated with the active flag.
-    wait_for("the session marker naming the active flag", || {
-        marker(dir.path()).is_some_and(|m| m.contains("new_model"))
-    });
-    wait_for("the guardrail state", || {
-        dir.path()
-            .join("guardrails")
-            .join("guardrails.json")
-            .exists()
-    });
-    // A crash: the session never ends (no shutdown, no destructors).
-    std::mem::forget(client);
 
     let again = start(dir.path());
     // Charged during start, before the first evaluation.
