@@ -4,7 +4,10 @@ package dev.litegate.apptest
 
 import dev.litegate.LiteGateClient
 import dev.litegate.Reason
+import dev.litegate.boolDetails
+import dev.litegate.boolValue
 import dev.litegate.guardrailTripEvents
+import dev.litegate.stringValue
 import dev.litegate.testing.LiteGateTestData
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
