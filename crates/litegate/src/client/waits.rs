@@ -104,11 +104,15 @@ impl Client {
     /// [`MetricsError::Timeout`] when the wait timed out.
     pub async fn flush_async(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
         let handle = self.runtime_handle().ok_or(MetricsError::ShutDown)?;
+        // Exposures counted by Kotlin/Swift snapshot reads go in first, as in
+        // the blocking `flush`.
+        self.drain_snapshot_exposures();
         let metrics = self.shared.metrics.clone();
         let task =
             handle.spawn(async move { tokio::time::timeout(timeout, metrics.flush()).await });
+        let uploads = self.shared.config.metrics_endpoint.is_some();
         match task.await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => r.and_then(|stats| super::lifecycle::require_delivered(uploads, stats)),
             Ok(Err(_)) => Err(MetricsError::Timeout(timeout)),
             Err(_) => Err(MetricsError::ShutDown),
         }
