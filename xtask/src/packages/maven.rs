@@ -276,6 +276,18 @@ pub fn check(generated: &Generated) -> Result<()> {
             group = props["GROUP"],
         ),
     )?;
+    // Maven caches what it resolved from `litegate-local` in the user's
+    // local repository and never fetches a release version again: drop any
+    // earlier run's copy so the consumer gets the jar published just now.
+    if let Some(home) = std::env::var_os("HOME") {
+        let cached = std::path::PathBuf::from(home)
+            .join(".m2/repository")
+            .join(props["GROUP"].replace('.', "/"))
+            .join(&artifact);
+        if cached.exists() {
+            std::fs::remove_dir_all(&cached)?;
+        }
+    }
     let cp_file = consumer.join("classpath.txt");
     run(Command::new("mvn")
         .current_dir(&consumer)

@@ -101,7 +101,8 @@ impl Client {
     ///
     /// # Errors
     /// [`MetricsError::ShutDown`] when the client is stopped,
-    /// [`MetricsError::Timeout`] when the wait timed out.
+    /// [`MetricsError::Timeout`] when the wait timed out,
+    /// [`MetricsError::NotDelivered`] as for [`Client::flush`].
     pub async fn flush_async(&self, timeout: Duration) -> Result<MetricsStats, MetricsError> {
         let handle = self.runtime_handle().ok_or(MetricsError::ShutDown)?;
         // Exposures counted by Kotlin/Swift snapshot reads go in first, as in
