@@ -187,7 +187,7 @@ impl Client {
 
 /// Whether a reason means the flag's feature is in use (not its off path),
 /// so the session is charged if it crashes.
-fn serves_feature(reason: &crate::eval::Reason) -> bool {
+pub(super) fn serves_feature(reason: &crate::eval::Reason) -> bool {
     use crate::eval::Reason;
     !matches!(
         reason,

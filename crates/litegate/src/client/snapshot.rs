@@ -32,7 +32,7 @@
 use super::guard::GuardHub;
 use super::Client;
 use crate::config::FlagValue;
-use crate::eval::{Context, Details, ErrorCode, Evaluator, Reason};
+use crate::eval::{Context, Details, ErrorCode, Evaluator};
 use crate::metrics::{names, Metrics};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -323,8 +323,8 @@ impl Client {
                             },
                             Err(code) => Details::error(None, code),
                         };
-                        let serves_feature =
-                            details.variation.is_some() && serves_feature(&details.reason);
+                        let serves_feature = details.variation.is_some()
+                            && super::flags::serves_feature(&details.reason);
                         SnapshotFlag {
                             key: Box::from(key),
                             details,
@@ -378,19 +378,4 @@ pub(crate) fn install(client: &Client, runtime: &tokio::runtime::Handle) {
             snapshots.drain();
         }
     });
-}
-
-/// Whether a reason means the flag's feature is in use (not its off path).
-/// The same rule as the typed getters'.
-fn serves_feature(reason: &Reason) -> bool {
-    !matches!(
-        reason,
-        Reason::Off
-            | Reason::KillSwitch { .. }
-            | Reason::GlobalDisable { .. }
-            | Reason::Guardrail { .. }
-            | Reason::PrerequisiteFailed { .. }
-            | Reason::NotReady
-            | Reason::Error
-    )
 }
